@@ -1,0 +1,204 @@
+"""This module contains the normalized records that cross the channel boundary.
+
+Adapters turn platform input into ``Inbound`` records and perform ``Outbound`` deliveries;
+the core (``bridge/``) never sees a platform payload. Records are frozen, slotted,
+keyword-only dataclasses so they are cheap, hashable and comparable in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+
+
+class ChannelKind(StrEnum):
+    """A platform the bridge talks to. Stored as text."""
+
+    WEB = "web"
+    TELEGRAM = "telegram"
+    SLACK = "slack"
+
+
+class AuthorKind(StrEnum):
+    """Who wrote a message."""
+
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    BOT = "bot"
+    SYSTEM = "system"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExternalRef:
+    """A person or chat on a platform (maps to an ``Identity`` row)."""
+
+    channel: ChannelKind
+    external_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attachment:
+    """A file reference (never the bytes): where to fetch it and what it is."""
+
+    name: str
+    media_type: str
+    size: int
+    url: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Profile:
+    """What a channel knows about the customer; applied when a contact is created or updated."""
+
+    display_name: str | None = None
+    locale: str | None = None
+    page_url: str | None = None
+    attributes: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustomerMessage:
+    """A customer wrote something (text and/or files).
+
+    ``source_id`` is the platform's id for this message, unique per channel; it is the
+    idempotency key, so a redelivered message is stored once.
+    """
+
+    kind: Literal["customer_message"] = "customer_message"
+    source: ExternalRef
+    source_id: str
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    profile: Profile = field(default_factory=Profile)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustomerEdit:
+    """A customer edited an earlier message (identified by its ``source_id``)."""
+
+    kind: Literal["customer_edit"] = "customer_edit"
+    source: ExternalRef
+    target_source_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentReply:
+    """An agent wrote in a conversation's Slack thread (``thread_ref`` is the thread root ts)."""
+
+    kind: Literal["agent_reply"] = "agent_reply"
+    thread_ref: str
+    agent: ExternalRef
+    source_id: str
+    text: str
+    is_note: bool = False
+
+
+Inbound = CustomerMessage | CustomerEdit | AgentReply
+
+
+class ReceiptStatus(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Receipt:
+    """What ``Engine.receive`` tells the adapter: it may acknowledge once this exists."""
+
+    status: ReceiptStatus
+    message_id: int | None = None
+    conversation_id: int | None = None
+    reason: str | None = None
+
+
+# --- outbound -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationCard:
+    """What a Slack thread root card shows about a conversation."""
+
+    conversation_id: int
+    customer_name: str
+    channel: ChannelKind
+    locale: str
+    page_url: str | None
+    first_message: str
+    attributes: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboundCard:
+    """Open a conversation thread: post the root card. The remote id is the thread ref."""
+
+    kind: Literal["card"] = "card"
+    delivery_id: int
+    card: ConversationCard
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboundText:
+    """Deliver one message to a target.
+
+    For Slack, ``target.external_id`` is the thread ref (root ts); for the widget the visitor
+    id; for Telegram the chat id. ``message_id`` is our id, ``created_at`` its storage time.
+    """
+
+    kind: Literal["text"] = "text"
+    delivery_id: int
+    message_id: int
+    conversation_id: int
+    target: ExternalRef
+    author: AuthorKind
+    author_name: str | None
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboundEdit:
+    """Replace the text of a message already delivered (``remote_id`` from its delivery)."""
+
+    kind: Literal["edit"] = "edit"
+    delivery_id: int
+    target: ExternalRef
+    remote_id: str
+    text: str
+
+
+Outbound = OutboundCard | OutboundText | OutboundEdit
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivered:
+    """A successful delivery: the platform's id for what was posted (Slack ts, Telegram id)."""
+
+    remote_id: str
+
+
+class DeliveryError(Exception):
+    """Base of every error ``Channel.deliver`` may raise."""
+
+
+class RetryLater(DeliveryError):
+    """Transient failure; try again after ``retry_after`` (or the outbox's backoff when None)."""
+
+    def __init__(self, reason: str, retry_after: timedelta | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class Undeliverable(DeliveryError):
+    """Permanent failure (blocked bot, deleted chat): never retried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
