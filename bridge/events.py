@@ -95,6 +95,7 @@ class AgentReply:
     agent: ExternalRef
     source_id: str
     text: str
+    agent_name: str | None = None
     is_note: bool = False
 
 
@@ -188,7 +189,12 @@ class DeliveryError(Exception):
 
 
 class RetryLater(DeliveryError):
-    """Transient failure; try again after ``retry_after`` (or the outbox's backoff when None)."""
+    """Try again later.
+
+    With ``retry_after`` the platform asked us to wait (a 429): the outbox waits exactly that
+    long and does not count an attempt. Without it this was a transient failure: the outbox
+    backs off exponentially and counts the attempt towards the dead-letter limit.
+    """
 
     def __init__(self, reason: str, retry_after: timedelta | None = None) -> None:
         super().__init__(reason)

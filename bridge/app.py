@@ -1,0 +1,133 @@
+"""This module contains the aiohttp Application assembly and the lifecycle of every part."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bridge.config import Settings
+from bridge.engine import Engine
+from bridge.events import ChannelKind
+from bridge.i18n import Catalogs
+from bridge.outbox import Outbox
+from bridge.store import Store
+from channels.base import Channel
+
+log = logging.getLogger("switchboard.app")
+
+MAX_BODY = 1024 * 1024
+
+
+@dataclass(slots=True)
+class Bridge:
+    """Everything a running bridge holds; tests reach the parts through ``app[BRIDGE]``."""
+
+    settings: Settings
+    store: Store
+    engine: Engine
+    catalogs: Catalogs
+    channels: dict[ChannelKind, Channel]
+    outbox: Outbox
+
+
+BRIDGE = web.AppKey("bridge", Bridge)
+
+
+def build_app(settings: Settings, *, demo_page: str | None = None) -> web.Application:
+    """Assemble the bridge: store, engine, channels (by name, as enabled), outbox and routes."""
+    store = Store(settings.database_url)
+    catalogs = Catalogs(settings.locales_dir, default_locale=settings.default_locale)
+    engine = Engine(store, negotiate=catalogs.negotiate, default_locale=settings.default_locale)
+    channels: dict[ChannelKind, Channel] = {}
+    slack_module = importlib.import_module("channels.slack")
+    channels[ChannelKind.SLACK] = slack_module.SlackChannel(settings=settings.slack, sink=engine.receive)
+    web_module = importlib.import_module("channels.web")
+    channels[ChannelKind.WEB] = web_module.WebChannel(
+        sink=engine.receive,
+        store=store,
+        identify=engine.identify,
+        allowed_origins=settings.allowed_origins,
+        widget_bundle=catalogs.widget_bundle,
+        demo_page=demo_page,
+    )
+    if settings.telegram is not None:
+        telegram_module = importlib.import_module("channels.telegram")
+        channels[ChannelKind.TELEGRAM] = telegram_module.TelegramChannel(
+            settings=settings.telegram, sink=engine.receive
+        )
+    outbox = Outbox(store, channels, support_channel=settings.slack.support_channel)
+    bridge = Bridge(settings, store, engine, catalogs, channels, outbox)
+
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors_as_json])
+    app[BRIDGE] = bridge
+    app.router.add_get("/healthz", _healthz)
+    for channel in channels.values():
+        app.router.add_routes(channel.routes())
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Start store, channels and outbox in order; stop them in reverse (outbox drains first)."""
+    bridge = app[BRIDGE]
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(bridge.store)
+        for channel in bridge.channels.values():
+            await stack.enter_async_context(channel)
+        await stack.enter_async_context(bridge.outbox)
+        log.info("bridge started with channels: %s", ", ".join(sorted(bridge.channels)))
+        yield
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, "channels": sorted(request.app[BRIDGE].channels)})
+
+
+@web.middleware
+async def _errors_as_json(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Clients get a short reason, never a traceback; unexpected errors are logged and 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        return web.json_response(
+            {"error": exc.reason},
+            status=exc.status,
+            headers={"Allow": exc.headers.get("Allow", "")} if exc.status == 405 else None,
+        )
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response({"error": "internal error"}, status=500)
+
+
+async def serve(apps: list[tuple[web.Application, str, int]], on_ready: Callable[[], None] | None = None) -> None:
+    """Run aiohttp apps on their host/port until SIGINT or SIGTERM, then clean up in reverse order."""
+    runners: list[web.AppRunner] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        for app, host, port in apps:
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await runner.setup()
+            runners.append(runner)
+            await web.TCPSite(runner, host, port).start()
+        if on_ready is not None:
+            on_ready()
+        await stop.wait()
+    finally:
+        for runner in reversed(runners):
+            await runner.cleanup()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

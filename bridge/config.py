@@ -1,0 +1,210 @@
+"""This module contains the settings, read once from the environment or a TOML file and validated (fail closed)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bridge.store import default_sqlite_url
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
+DEFAULT_TELEGRAM_FILE_URL = "https://api.telegram.org/file/bot"
+_TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_SLACK_CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}")
+_Getter = Callable[[str], str | None]
+
+KNOWN_KEYS = (
+    "SWITCHBOARD_DATABASE_URL",
+    "SWITCHBOARD_DATA_DIR",
+    "SWITCHBOARD_HOST",
+    "SWITCHBOARD_PORT",
+    "SWITCHBOARD_PUBLIC_URL",
+    "SWITCHBOARD_ALLOWED_ORIGINS",
+    "SWITCHBOARD_DEFAULT_LOCALE",
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_SUPPORT_CHANNEL",
+    "SLACK_API_URL",
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_MODE",
+    "TELEGRAM_WEBHOOK_SECRET",
+    "TELEGRAM_API_URL",
+    "TELEGRAM_FILE_URL",
+)
+
+
+class ConfigError(Exception):
+    """One or more settings are missing or invalid; ``problems`` has one line per setting."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlackSettings:
+    bot_token: str
+    signing_secret: str
+    support_channel: str
+    api_url: str = DEFAULT_SLACK_API_URL
+    app_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TelegramSettings:
+    bot_token: str
+    mode: str  # "webhook" or "polling"
+    webhook_secret: str | None
+    api_url: str = DEFAULT_TELEGRAM_API_URL
+    file_url: str = DEFAULT_TELEGRAM_FILE_URL
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    default_locale: str = "en"
+    slack: SlackSettings
+    telegram: TelegramSettings | None = None
+    locales_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parents[1] / "locales")
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str], config_file: Path | None = None) -> Settings:
+        """Read settings: the TOML file's lower-case keys, overridden by environment variables.
+
+        Raises:
+            ConfigError: listing every missing or invalid setting by name.
+        """
+        values, problems = _read_values(environ, config_file)
+        return _build(values, problems)
+
+
+def database_url(environ: Mapping[str, str], config_file: Path | None = None) -> str:
+    """Only the database URL (for ``migrate``, which needs no Slack or Telegram secrets)."""
+    values, problems = _read_values(environ, config_file)
+    if problems:
+        raise ConfigError(problems)
+    url = values.get("SWITCHBOARD_DATABASE_URL", "").strip()
+    return url or default_sqlite_url(Path(values.get("SWITCHBOARD_DATA_DIR", "").strip() or "data"))
+
+
+def _read_values(environ: Mapping[str, str], config_file: Path | None) -> tuple[dict[str, str], list[str]]:
+    values: dict[str, str] = {}
+    problems: list[str] = []
+    if config_file is not None:
+        values.update(_read_toml(config_file, problems))
+    values.update({k: v for k, v in environ.items() if k in KNOWN_KEYS})
+    return values, problems
+
+
+def _read_toml(path: Path, problems: list[str]) -> dict[str, str]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        problems.append(f"config file {path}: {exc.strerror}")
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"config file {path}: {exc}")
+        return {}
+    values: dict[str, str] = {}
+    for key, value in data.items():
+        if key.upper() not in KNOWN_KEYS:
+            problems.append(f"config file {path}: unknown setting '{key}'")
+        elif isinstance(value, list):
+            values[key.upper()] = ",".join(str(v) for v in value)
+        else:
+            values[key.upper()] = str(value)
+    return values
+
+
+def _build(values: dict[str, str], problems: list[str]) -> Settings:
+    def get(key: str) -> str | None:
+        value = values.get(key, "").strip()
+        return value or None
+
+    data_dir = Path(get("SWITCHBOARD_DATA_DIR") or "data")
+    port = _port(get("SWITCHBOARD_PORT"), problems)
+    slack = _slack(get, problems)
+    telegram = _telegram(get, problems)
+    if problems:
+        raise ConfigError(problems)
+    assert slack is not None
+    origins = tuple(o.strip().rstrip("/") for o in (get("SWITCHBOARD_ALLOWED_ORIGINS") or "").split(",") if o.strip())
+    return Settings(
+        database_url=get("SWITCHBOARD_DATABASE_URL") or default_sqlite_url(data_dir),
+        data_dir=data_dir,
+        host=get("SWITCHBOARD_HOST") or "127.0.0.1",
+        port=port,
+        public_url=get("SWITCHBOARD_PUBLIC_URL"),
+        allowed_origins=origins,
+        default_locale=get("SWITCHBOARD_DEFAULT_LOCALE") or "en",
+        slack=slack,
+        telegram=telegram,
+    )
+
+
+def _port(raw: str | None, problems: list[str]) -> int:
+    if raw is None:
+        return 8080
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        problems.append(f"SWITCHBOARD_PORT must be a port number (1-65535), got '{raw}'")
+        return 8080
+    return int(raw)
+
+
+def _slack(get: _Getter, problems: list[str]) -> SlackSettings | None:
+    token, secret, channel = get("SLACK_BOT_TOKEN"), get("SLACK_SIGNING_SECRET"), get("SLACK_SUPPORT_CHANNEL")
+    before = len(problems)
+    if secret is None:
+        problems.append("SLACK_SIGNING_SECRET is not set: refusing to accept unsigned Slack requests")
+    if token is None:
+        problems.append("SLACK_BOT_TOKEN is not set (the bot token starts with xoxb-)")
+    elif not token.startswith("xoxb-"):
+        problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+    if channel is None:
+        problems.append("SLACK_SUPPORT_CHANNEL is not set (the id of the channel for conversation threads)")
+    elif not _SLACK_CHANNEL.fullmatch(channel):
+        problems.append(f"SLACK_SUPPORT_CHANNEL must be a channel id like C0123ABCD, got '{channel}'")
+    app_token = get("SLACK_APP_TOKEN")
+    if app_token is not None and not app_token.startswith("xapp-"):
+        problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    if len(problems) > before:
+        return None
+    assert token and secret and channel
+    return SlackSettings(
+        bot_token=token,
+        signing_secret=secret,
+        support_channel=channel,
+        api_url=get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
+        app_token=app_token,
+    )
+
+
+def _telegram(get: _Getter, problems: list[str]) -> TelegramSettings | None:
+    token = get("TELEGRAM_BOT_TOKEN")
+    if token is None:
+        return None
+    mode = (get("TELEGRAM_MODE") or "webhook").lower()
+    secret = get("TELEGRAM_WEBHOOK_SECRET")
+    if mode not in ("webhook", "polling"):
+        problems.append(f"TELEGRAM_MODE must be 'webhook' or 'polling', got '{mode}'")
+    if mode == "webhook" and secret is None:
+        problems.append("TELEGRAM_WEBHOOK_SECRET is not set: webhook mode refuses unauthenticated updates")
+    if secret is not None and not _TELEGRAM_SECRET.fullmatch(secret):
+        problems.append("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+    return TelegramSettings(
+        bot_token=token,
+        mode=mode,
+        webhook_secret=secret,
+        api_url=get("TELEGRAM_API_URL") or DEFAULT_TELEGRAM_API_URL,
+        file_url=get("TELEGRAM_FILE_URL") or DEFAULT_TELEGRAM_FILE_URL,
+    )

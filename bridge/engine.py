@@ -1,0 +1,361 @@
+"""This module contains the Engine: it stores every inbound record and enqueues its deliveries."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, assert_never, final
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridge.events import (
+    AgentReply,
+    AuthorKind,
+    ChannelKind,
+    CustomerEdit,
+    CustomerMessage,
+    ExternalRef,
+    Inbound,
+    Profile,
+    Receipt,
+    ReceiptStatus,
+)
+from bridge.model import Contact, Conversation, ConversationStatus, Delivery, Identity, Message, utcnow
+from bridge.store import Store
+
+log = logging.getLogger("switchboard.engine")
+
+Negotiate = Callable[[Sequence[str | None]], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a customer's messages go: their identity, contact and open conversation."""
+
+    identity_id: int
+    contact_id: int
+    conversation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadTarget:
+    """Where an agent's reply in a thread goes: the conversation and its customer."""
+
+    conversation_id: int
+    customer: ExternalRef
+
+
+def _table(model: type[Any]) -> sa.Table:
+    return model.__table__  # type: ignore[no-any-return]
+
+
+CONTACT, IDENTITY, CONVERSATION = _table(Contact), _table(Identity), _table(Conversation)
+MESSAGE, DELIVERY = _table(Message), _table(Delivery)
+
+
+@final
+class Engine:
+    """Receives ``Inbound`` records: dedupe, contact/conversation upsert, store, enqueue deliveries.
+
+    Every write goes through the store's group-commit writer, so ``receive`` returns only
+    after the message and its deliveries are committed: the adapter may acknowledge then.
+    """
+
+    def __init__(self, store: Store, *, negotiate: Negotiate, default_locale: str = "en") -> None:
+        self._store = store
+        self._negotiate = negotiate
+        self._default_locale = default_locale
+        self._routes: dict[tuple[str, str], Route] = {}
+        self._threads: dict[str, ThreadTarget] = {}
+
+    async def receive(self, inbound: Inbound) -> Receipt:
+        """Store ``inbound`` durably and return what happened to it."""
+        match inbound:
+            case CustomerMessage():
+                return await self._customer_message(inbound)
+            case CustomerEdit():
+                return await self._customer_edit(inbound)
+            case AgentReply():
+                return await self._agent_reply(inbound)
+            case _:
+                assert_never(inbound)
+
+    async def identify(self, ref: ExternalRef, profile: Profile) -> int:
+        """Create or update the customer's identity and contact; returns the identity id."""
+        return await self._store.writer.run(lambda conn: _upsert_identity(conn, ref, profile))
+
+    def forget_route(self, ref: ExternalRef) -> None:
+        """Drop the cached route (the conversation was closed or the locale changed)."""
+        self._routes.pop((ref.channel, ref.external_id), None)
+
+    async def _customer_message(self, inbound: CustomerMessage) -> Receipt:
+        route = await self._route(inbound.source, inbound.profile)
+        now = utcnow()
+        message = _message_row(
+            conversation_id=route.conversation_id,
+            direction="in",
+            author_kind=AuthorKind.CUSTOMER,
+            author_ref=inbound.source.external_id,
+            author_name=inbound.profile.display_name,
+            text=inbound.text,
+            attachments=[_attachment(a) for a in inbound.attachments],
+            source_channel=inbound.source.channel,
+            source_id=inbound.source_id,
+            now=now,
+        )
+        delivery = _delivery_row(
+            conversation_id=route.conversation_id,
+            target=ExternalRef(channel=ChannelKind.SLACK, external_id=str(route.conversation_id)),
+            key=f"{inbound.source.channel}:{inbound.source_id}>slack",
+            now=now,
+        )
+        message_id = await self._store.writer.submit_message(message, [delivery])
+        if message_id is None:  # a redelivery: tell the adapter which message it already is
+            return await self._duplicate(inbound.source.channel, inbound.source_id, route.conversation_id)
+        return _receipt(message_id, route.conversation_id)
+
+    async def _duplicate(self, channel: str, source_id: str, conversation_id: int) -> Receipt:
+        row = await self._store.fetch_one(
+            sa.select(MESSAGE.c.id).where(MESSAGE.c.source_channel == str(channel), MESSAGE.c.source_id == source_id)
+        )
+        return Receipt(
+            status=ReceiptStatus.DUPLICATE, message_id=None if row is None else row.id, conversation_id=conversation_id
+        )
+
+    async def _customer_edit(self, inbound: CustomerEdit) -> Receipt:
+        def job(conn: AsyncConnection) -> Any:
+            return _store_edit(conn, inbound)
+
+        conversation_id = await self._store.writer.run(job)
+        if conversation_id is None:
+            return Receipt(status=ReceiptStatus.IGNORED, reason="edit of an unknown message")
+        return Receipt(status=ReceiptStatus.STORED, conversation_id=conversation_id)
+
+    async def _agent_reply(self, inbound: AgentReply) -> Receipt:
+        target = await self._thread_target(inbound.thread_ref)
+        if target is None:
+            return Receipt(status=ReceiptStatus.IGNORED, reason="not a conversation thread")
+        now = utcnow()
+        message = _message_row(
+            conversation_id=target.conversation_id,
+            direction="out",
+            author_kind=AuthorKind.NOTE if inbound.is_note else AuthorKind.AGENT,
+            author_ref=inbound.agent.external_id,
+            author_name=inbound.agent_name,
+            text=inbound.text,
+            attachments=[],
+            source_channel=inbound.agent.channel,
+            source_id=inbound.source_id,
+            now=now,
+        )
+        deliveries = []
+        if not inbound.is_note:
+            deliveries.append(
+                _delivery_row(
+                    conversation_id=target.conversation_id,
+                    target=target.customer,
+                    key=f"{inbound.agent.channel}:{inbound.source_id}>{target.customer.channel}",
+                    now=now,
+                )
+            )
+        message_id = await self._store.writer.submit_message(message, deliveries)
+        return _receipt(message_id, target.conversation_id)
+
+    async def _route(self, ref: ExternalRef, profile: Profile) -> Route:
+        key = (ref.channel, ref.external_id)
+        route = self._routes.get(key)
+        if route is None:
+            locale = self._negotiate([profile.locale])
+
+            async def job(conn: AsyncConnection) -> Route:
+                return await _open_route(conn, ref, profile, locale)
+
+            route = await self._store.writer.run(job)
+            self._routes[key] = route
+        return route
+
+    async def _thread_target(self, thread_ref: str) -> ThreadTarget | None:
+        target = self._threads.get(thread_ref)
+        if target is None:
+            row = await self._store.fetch_one(
+                sa.select(CONVERSATION.c.id, IDENTITY.c.channel, IDENTITY.c.external_id)
+                .join(IDENTITY, IDENTITY.c.id == CONVERSATION.c.identity_id)
+                .where(CONVERSATION.c.slack_thread_ts == thread_ref)
+            )
+            if row is None:
+                return None
+            customer = ExternalRef(channel=ChannelKind(row.channel), external_id=row.external_id)
+            target = self._threads[thread_ref] = ThreadTarget(row.id, customer)
+        return target
+
+
+def _receipt(message_id: int | None, conversation_id: int) -> Receipt:
+    if message_id is None:
+        return Receipt(status=ReceiptStatus.DUPLICATE, conversation_id=conversation_id)
+    return Receipt(status=ReceiptStatus.STORED, message_id=message_id, conversation_id=conversation_id)
+
+
+def _attachment(a: Any) -> dict[str, Any]:
+    return {"name": a.name, "media_type": a.media_type, "size": a.size, "url": a.url}
+
+
+def _message_row(
+    *,
+    conversation_id: int,
+    direction: str,
+    author_kind: AuthorKind,
+    author_ref: str | None,
+    author_name: str | None,
+    text: str,
+    attachments: list[dict[str, Any]],
+    source_channel: str,
+    source_id: str,
+    now: Any,
+) -> dict[str, Any]:
+    """Every column of a Message row, for the Core insert of the group-commit writer."""
+    return {
+        "conversation_id": conversation_id,
+        "direction": direction,
+        "author_kind": str(author_kind),
+        "author_ref": author_ref,
+        "author_name": author_name,
+        "text": text,
+        "attachments": attachments,
+        "source_channel": str(source_channel),
+        "source_id": source_id,
+        "created_at": now,
+        "edited_at": None,
+        "deleted_at": None,
+    }
+
+
+def _delivery_row(
+    *, conversation_id: int, target: ExternalRef, key: str, now: Any, kind: str = "message"
+) -> dict[str, Any]:
+    """Every column of a Delivery row but ``message_id`` (the writer fills it in)."""
+    return {
+        "conversation_id": conversation_id,
+        "kind": kind,
+        "target_channel": str(target.channel),
+        "target_ref": target.external_id,
+        "idempotency_key": key,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "remote_id": None,
+        "last_error": None,
+        "created_at": now,
+        "sent_at": None,
+    }
+
+
+async def _upsert_identity(conn: AsyncConnection, ref: ExternalRef, profile: Profile) -> int:
+    """Find or create the identity and its contact; refresh the contact's profile fields."""
+    row = (
+        await conn.execute(
+            sa.select(IDENTITY.c.id, IDENTITY.c.contact_id).where(
+                IDENTITY.c.channel == str(ref.channel), IDENTITY.c.external_id == ref.external_id
+            )
+        )
+    ).first()
+    if row is None:
+        contact_id = (
+            await conn.execute(
+                sa.insert(CONTACT)
+                .values(
+                    display_name=profile.display_name,
+                    locale=profile.locale,
+                    attributes=dict(profile.attributes),
+                    created_at=utcnow(),
+                )
+                .returning(CONTACT.c.id)
+            )
+        ).scalar_one()
+        identity_id = (
+            await conn.execute(
+                sa.insert(IDENTITY)
+                .values(
+                    channel=str(ref.channel),
+                    external_id=ref.external_id,
+                    contact_id=contact_id,
+                    created_at=utcnow(),
+                )
+                .returning(IDENTITY.c.id)
+            )
+        ).scalar_one()
+        return int(identity_id)
+    changes: dict[str, Any] = {}
+    if profile.display_name:
+        changes["display_name"] = profile.display_name
+    if profile.locale:
+        changes["locale"] = profile.locale
+    if profile.attributes:
+        changes["attributes"] = dict(profile.attributes)
+    if changes:
+        await conn.execute(sa.update(CONTACT).where(CONTACT.c.id == row.contact_id).values(**changes))
+    return int(row.id)
+
+
+async def _open_route(conn: AsyncConnection, ref: ExternalRef, profile: Profile, locale: str) -> Route:
+    """The customer's open conversation, created (with identity and contact) when there is none."""
+    identity_id = await _upsert_identity(conn, ref, profile)
+    contact_id = (await conn.execute(sa.select(IDENTITY.c.contact_id).where(IDENTITY.c.id == identity_id))).scalar_one()
+    conversation_id = (
+        await conn.execute(
+            sa.select(CONVERSATION.c.id)
+            .where(
+                CONVERSATION.c.identity_id == identity_id,
+                CONVERSATION.c.status != ConversationStatus.RESOLVED,
+            )
+            .order_by(CONVERSATION.c.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if conversation_id is None:
+        conversation_id = (
+            await conn.execute(
+                sa.insert(CONVERSATION)
+                .values(
+                    contact_id=contact_id,
+                    identity_id=identity_id,
+                    origin_channel=str(ref.channel),
+                    status=ConversationStatus.OPEN,
+                    priority="normal",
+                    tags=[],
+                    locale=locale,
+                    page_url=profile.page_url,
+                    created_at=utcnow(),
+                )
+                .returning(CONVERSATION.c.id)
+            )
+        ).scalar_one()
+    return Route(identity_id=identity_id, contact_id=int(contact_id), conversation_id=int(conversation_id))
+
+
+async def _store_edit(conn: AsyncConnection, inbound: CustomerEdit) -> int | None:
+    """Update the stored text and enqueue an edit of the copy in the Slack thread."""
+    row = (
+        await conn.execute(
+            sa.select(MESSAGE.c.id, MESSAGE.c.conversation_id, MESSAGE.c.text).where(
+                MESSAGE.c.source_channel == str(inbound.source.channel),
+                MESSAGE.c.source_id == inbound.target_source_id,
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.text == inbound.text:
+        return int(row.conversation_id)
+    now = utcnow()
+    await conn.execute(sa.update(MESSAGE).where(MESSAGE.c.id == row.id).values(text=inbound.text, edited_at=now))
+    delivery = _delivery_row(
+        conversation_id=row.conversation_id,
+        target=ExternalRef(channel=ChannelKind.SLACK, external_id=str(row.conversation_id)),
+        key=f"edit:{row.id}:{now.timestamp()}",
+        now=now,
+        kind="edit",
+    )
+    await conn.execute(sa.insert(DELIVERY).values(message_id=row.id, **delivery))
+    return int(row.conversation_id)

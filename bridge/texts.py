@@ -1,0 +1,103 @@
+"""This module holds the English source of every built-in system text, marked for `pybabel extract`."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = [
+    "AGENT_JOINED",
+    "CONVERSATION_CLOSED",
+    "DELIVERY_FAILED",
+    "FEEDBACK_THANKS",
+    "FILE_TOO_LARGE",
+    "GREETING",
+    "GREETING_NAMED",
+    "OFFLINE",
+    "PEOPLE_AHEAD",
+    "QUEUE_POSITION",
+    "RATE_LIMITED",
+    "SURVEY_QUESTION",
+    "WIDGET_CONTEXT",
+    "WIDGET_STRINGS",
+    "PluralText",
+]
+
+
+class PluralText(NamedTuple):
+    """A singular/plural pair; unpack it into `Catalogs.ngettext(locale, *text, n)`."""
+
+    singular: str
+    plural: str
+
+
+# These three markers only tag literals for `pybabel extract` (its default keywords); translation happens in
+# `Catalogs`, which receives the returned source strings.
+def _(msgid: str) -> str:
+    return msgid
+
+
+def ngettext(singular: str, plural: str) -> PluralText:
+    return PluralText(singular, plural)
+
+
+def pgettext(context: str, msgid: str) -> str:
+    return msgid
+
+
+WIDGET_CONTEXT = "widget"
+
+# TRANSLATORS: First message a customer sees. {name} is the customer's first name.
+GREETING_NAMED = _("Hi {name}! Thanks for reaching out. An agent will be with you shortly.")
+# TRANSLATORS: First message a customer sees when we do not know their name.
+GREETING = _("Hi! Thanks for reaching out. An agent will be with you shortly.")
+# TRANSLATORS: {when} is a date and time already formatted for your language, e.g. "Mar 3, 2026, 9:00 AM".
+OFFLINE = _("Our agents are offline right now. We will be back {when}. Leave a message and we will reply then.")
+# TRANSLATORS: {position} is a number: 1 means the customer is next.
+QUEUE_POSITION = _("You are number {position} in the queue.")
+# TRANSLATORS: {count} is how many customers wait before this one. Forms without {count} are allowed where
+# your language writes the number as a word (e.g. "one person").
+PEOPLE_AHEAD = ngettext("There is {count} person ahead of you.", "There are {count} people ahead of you.")
+# TRANSLATORS: {agent} is the support agent's display name.
+AGENT_JOINED = _("{agent} joined the conversation.")
+CONVERSATION_CLOSED = _("This conversation has been closed. Write again any time to reopen it.")
+# TRANSLATORS: Customers answer by typing a digit, so keep the digits 1 and 5 as they are.
+SURVEY_QUESTION = _("How would you rate this conversation? Reply with a number from 1 (bad) to 5 (great).")
+FEEDBACK_THANKS = _("Thank you for your feedback!")
+# TRANSLATORS: {limit} is a file size already formatted, e.g. "20 MB".
+FILE_TOO_LARGE = _("This file is too large. The limit is {limit}.")
+RATE_LIMITED = _("You are sending messages too fast. Please wait a moment.")
+DELIVERY_FAILED = _("This message could not be delivered. Please try again.")
+
+# The chat widget's own interface, keyed by the stable names widget.js uses.
+WIDGET_STRINGS: dict[str, str] = {
+    # TRANSLATORS: Title bar of the chat window.
+    "title": pgettext("widget", "Chat with us"),
+    # TRANSLATORS: Placeholder inside the empty message box.
+    "placeholder": pgettext("widget", "Type your message…"),
+    # TRANSLATORS: Button that sends the message.
+    "send": pgettext("widget", "Send"),
+    # TRANSLATORS: Status under a message while it is being sent.
+    "sending": pgettext("widget", "Sending…"),
+    # TRANSLATORS: Status under a message: stored by us.
+    "sent": pgettext("widget", "Sent"),
+    # TRANSLATORS: Status under a message: an agent received it.
+    "delivered": pgettext("widget", "Delivered"),
+    "connecting": pgettext("widget", "Connecting…"),
+    "reconnecting": pgettext("widget", "Reconnecting…"),
+    # TRANSLATORS: Agents are available.
+    "online": pgettext("widget", "Online"),
+    # TRANSLATORS: No agent is available.
+    "offline": pgettext("widget", "Offline"),
+    # TRANSLATORS: Label of the language menu.
+    "language": pgettext("widget", "Language"),
+    "close": pgettext("widget", "Close chat"),
+    "open": pgettext("widget", "Open chat"),
+    # TRANSLATORS: Badge shown when messages arrived while the chat was scrolled up or closed.
+    "new_messages": pgettext("widget", "New messages"),
+    # TRANSLATORS: Author label of the customer's own messages.
+    "you": pgettext("widget", "You"),
+    # TRANSLATORS: Author label of a support agent's messages when the agent has no name.
+    "agent": pgettext("widget", "Agent"),
+    # TRANSLATORS: Author label of automatic messages.
+    "team": pgettext("widget", "Support team"),
+}

@@ -1,0 +1,5 @@
+"""The agents' side: conversation threads in a Slack support channel, on slack-bolt."""
+
+from channels.slack.channel import SlackChannel
+
+__all__ = ["SlackChannel"]

@@ -1,0 +1,128 @@
+"""This module contains SlackChannel, the agents' side: a slack-bolt AsyncApp mounted in the bridge."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, ClassVar, Self
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bridge.config import SlackSettings
+from bridge.events import (
+    ChannelKind,
+    Delivered,
+    ExternalRef,
+    Outbound,
+    OutboundCard,
+    OutboundEdit,
+    OutboundText,
+)
+from channels.base import InboundSink
+from channels.slack.errors import to_delivery_error
+from channels.slack.translate import card_post, escape_mrkdwn, message_posts, to_agent_reply
+
+log = logging.getLogger("switchboard.slack")
+
+
+class SlackStartupError(Exception):
+    """Slack refused the bot token at start (auth.test failed)."""
+
+
+class SlackChannel:
+    """Conversation threads in the support channel; agents' thread replies become ``AgentReply``.
+
+    Events are verified by bolt (signing secret, timestamp window) and handled with
+    ``process_before_response=True``: the reply is stored before Slack gets its 200, so an
+    event is never acknowledged and then lost. Redeliveries (same ``event_id``, same ``ts``)
+    are deduplicated by the message's unique ``(channel, ts)`` source id.
+    """
+
+    kind: ClassVar[ChannelKind] = ChannelKind.SLACK
+
+    def __init__(self, *, settings: SlackSettings, sink: InboundSink) -> None:
+        self._settings = settings
+        self._sink = sink
+        self.channel_id = settings.support_channel
+        self.client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url)
+        self.bolt = AsyncApp(signing_secret=settings.signing_secret, client=self.client, process_before_response=True)
+        self._names: dict[str, str] = {}
+        self.bolt.event("message")(self._on_message)
+
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        return [web.post("/slack/events", self._handle)]
+
+    async def __aenter__(self) -> Self:
+        """Check the token now (bolt would do it lazily and drop events on failure)."""
+        self.client.session = aiohttp.ClientSession()  # one keep-alive pool instead of one per call
+        try:
+            auth = await self.client.auth_test()
+        except SlackApiError as exc:
+            await self.client.session.close()
+            raise SlackStartupError(f"Slack rejected SLACK_BOT_TOKEN: {exc.response.get('error')}") from exc
+        except aiohttp.ClientError as exc:
+            await self.client.session.close()
+            raise SlackStartupError(f"cannot reach Slack at {self._settings.api_url}: {exc}") from exc
+        log.info("slack: connected as %s in team %s", auth.get("user"), auth.get("team"))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.client.session is not None:
+            await self.client.session.close()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.content_length is not None and request.content_length > 1_000_000:
+            return web.json_response({"error": "request body too large"}, status=413)
+        try:
+            bolt_request = await to_bolt_request(request)
+        except UnicodeDecodeError:
+            return web.json_response({"error": "body is not valid UTF-8"}, status=400)
+        return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
+
+    async def _on_message(self, event: dict[str, Any]) -> None:
+        user = event.get("user")
+        name = await self._agent_name(str(user)) if user and event.get("thread_ts") else None
+        reply = to_agent_reply(event, support_channel=self.channel_id, agent_name=name)
+        if reply is not None:
+            receipt = await self._sink(reply)  # raising here gives Slack a 500, so it redelivers
+            log.debug("slack: %s -> %s", reply.source_id, receipt.status)
+
+    async def _agent_name(self, user: str) -> str | None:
+        if user not in self._names:
+            try:
+                info = await self.client.users_info(user=user)
+            except (SlackApiError, aiohttp.ClientError):
+                return None
+            profile = info.get("user") or {}
+            name = (profile.get("profile") or {}).get("display_name") or profile.get("real_name") or profile.get("name")
+            self._names[user] = str(name) if name else user
+        return self._names[user]
+
+    async def deliver(self, out: Outbound) -> Delivered:
+        try:
+            match out:
+                case OutboundCard():
+                    response = await self.client.chat_postMessage(**card_post(out.card, channel=self.channel_id))
+                    return Delivered(remote_id=str(response["ts"]))
+                case OutboundText():
+                    first: str | None = None
+                    for post in message_posts(out, channel=self.channel_id):
+                        response = await self.client.chat_postMessage(**post)
+                        first = first or str(response["ts"])
+                    assert first is not None
+                    return Delivered(remote_id=first)
+                case OutboundEdit():
+                    await self.client.chat_update(
+                        channel=self.channel_id, ts=out.remote_id, text=escape_mrkdwn(out.text)
+                    )
+                    return Delivered(remote_id=out.remote_id)
+        except Exception as exc:
+            raise to_delivery_error(exc) from exc
+
+    async def delivered(self, customer: ExternalRef, message_id: int) -> None:
+        """Slack users are agents, not customers: no receipts to send."""

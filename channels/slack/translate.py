@@ -1,0 +1,124 @@
+"""This module contains the pure translations between Slack payloads and the bridge's records."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from bridge.events import AgentReply, ChannelKind, ConversationCard, ExternalRef, OutboundText
+
+NOTE_PREFIX = "//"
+SLACK_TEXT_LIMIT = 39_000  # Slack truncates past 40,000 characters; split below it
+_ACCEPTED_SUBTYPES = (None, "file_share", "thread_broadcast")
+_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
+_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
+_MENTION = re.compile(r"<[@#!]([A-Za-z0-9^]+)(?:\|([^>]*))?>")
+_CHANNEL_LABELS = {ChannelKind.WEB: "Website chat", ChannelKind.TELEGRAM: "Telegram", ChannelKind.SLACK: "Slack"}
+
+
+def to_agent_reply(event: Mapping[str, Any], *, support_channel: str, agent_name: str | None) -> AgentReply | None:
+    """A human's reply in a conversation thread of the support channel, or None for anything else."""
+    thread_ts, ts, user = event.get("thread_ts"), event.get("ts"), event.get("user")
+    if event.get("channel") != support_channel or not thread_ts or not ts or thread_ts == ts or not user:
+        return None
+    if event.get("bot_id") or event.get("subtype") not in _ACCEPTED_SUBTYPES:
+        return None
+    raw = str(event.get("text") or "")
+    is_note = raw.lstrip().startswith(NOTE_PREFIX)
+    text = from_mrkdwn(raw.lstrip()[len(NOTE_PREFIX) :].lstrip() if is_note else raw).strip()
+    if not text:
+        return None
+    return AgentReply(
+        thread_ref=str(thread_ts),
+        agent=ExternalRef(channel=ChannelKind.SLACK, external_id=str(user)),
+        source_id=f"{support_channel}:{ts}",
+        text=text,
+        agent_name=agent_name,
+        is_note=is_note,
+    )
+
+
+def from_mrkdwn(text: str) -> str:
+    """Slack's wire text -> plain text for a customer: links spelled out, mentions and escapes undone."""
+    text = _SPECIAL.sub(lambda m: f"@{m.group(1)}", text)
+    text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})" if m.group(2) else m.group(1), text)
+    text = _MENTION.sub(lambda m: f"@{m.group(2) or m.group(1)}", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Customer text -> Slack text that cannot mention (<!channel>) or hide links (<url|label>)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def split_text(text: str, limit: int = SLACK_TEXT_LIMIT) -> list[str]:
+    """Split at whitespace into parts of at most ``limit`` characters; nothing is dropped."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind(" ", limit // 2, limit)
+        cut = limit if cut < 0 else cut + 1
+        parts.append(text[:cut])
+        text = text[cut:]
+    parts.append(text)
+    return parts
+
+
+def message_posts(out: OutboundText, *, channel: str) -> list[dict[str, Any]]:
+    """The ``chat.postMessage`` arguments for one customer message in its thread (several if long)."""
+    name = out.author_name or "Customer"
+    files = "".join(f"\n:paperclip: {escape_mrkdwn(a.name)} ({a.media_type}, {a.size} bytes)" for a in out.attachments)
+    return [
+        {
+            "channel": channel,
+            "thread_ts": out.target.external_id,
+            "text": escape_mrkdwn(part) + (files if index == 0 else ""),
+            "username": name[:80],
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        for index, part in enumerate(split_text(out.text))
+    ]
+
+
+def card_post(card: ConversationCard, *, channel: str) -> dict[str, Any]:
+    """The ``chat.postMessage`` arguments for a conversation's root card (Block Kit)."""
+    name = escape_mrkdwn(card.customer_name)
+    fields = [
+        f"*Channel*\n{_CHANNEL_LABELS.get(card.channel, str(card.channel))}",
+        f"*Language*\n{escape_mrkdwn(card.locale)}",
+        "*Status*\nOpen",
+        f"*Page*\n{_page_link(card.page_url)}",
+    ]
+    fields += [f"*{escape_mrkdwn(str(k))[:40]}*\n{escape_mrkdwn(str(v))[:200]}" for k, v in card.attributes.items()]
+    first = escape_mrkdwn(card.first_message)
+    preview = first if len(first) <= 2800 else first[:2800] + "…"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"💬 {card.customer_name}"[:150], "emoji": True}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields[:10]]},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "> " + preview.replace("\n", "\n> ")}},
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"Conversation #{card.conversation_id} · reply in this thread to answer · "
+                    f"start with `{NOTE_PREFIX}` for an internal note",
+                }
+            ],
+        },
+    ]
+    return {
+        "channel": channel,
+        "text": f"New conversation with {name}: {first[:200]}",
+        "blocks": blocks,
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+
+
+def _page_link(url: str | None) -> str:
+    if not url or not url.startswith(("http://", "https://")):
+        return "—"
+    safe = escape_mrkdwn(url).replace("|", "%7C")
+    return f"<{safe}|{escape_mrkdwn(url[:60])}>"

@@ -1,0 +1,290 @@
+"""This module contains WebChannel: the embeddable widget's script, its WebSocket and its sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from bridge.events import (
+    ChannelKind,
+    CustomerMessage,
+    Delivered,
+    ExternalRef,
+    Outbound,
+    OutboundEdit,
+    OutboundText,
+    Profile,
+    ReceiptStatus,
+    Undeliverable,
+)
+from bridge.history import HistoryItem, customer_history, identity_exists
+from bridge.store import Store
+from channels.base import InboundSink
+from channels.web.middleware import OriginCheck, SocketCap
+from channels.web.protocol import (
+    MAX_FRAME_BYTES,
+    Hello,
+    Ping,
+    ProtocolError,
+    Say,
+    encode,
+    error_frame,
+    parse_frame,
+)
+from channels.web.sessions import new_token, visitor_id
+
+log = logging.getLogger("switchboard.web")
+
+STATIC = Path(__file__).resolve().parent / "static"
+MESSAGES_PER_MINUTE = 100
+Identify = Callable[[ExternalRef, Profile], Any]
+WidgetBundle = Callable[[Sequence[str | None]], dict[str, Any]]
+
+
+class WebChannel:
+    """The website widget: ``GET /widget.js``, ``GET /widget/ws`` (protocol in docs/widget-protocol.md).
+
+    A visitor's session is a server-issued random token kept by the widget (never in a URL);
+    the database only stores its hash as the visitor's identity. Messages are acknowledged
+    ("sent") only after ``sink`` committed them; "delivered" follows when Slack has them.
+    """
+
+    kind: ClassVar[ChannelKind] = ChannelKind.WEB
+
+    def __init__(
+        self,
+        *,
+        sink: InboundSink,
+        store: Store,
+        identify: Identify,
+        allowed_origins: Sequence[str],
+        widget_bundle: WidgetBundle | None = None,
+        demo_page: str | None = None,
+    ) -> None:
+        self._sink = sink
+        self._store = store
+        self._identify = identify
+        self._origins = OriginCheck(allowed_origins)
+        self._cap = SocketCap()
+        self._widget_bundle = widget_bundle
+        self._demo_page = demo_page
+        self._sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
+
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        routes = [
+            web.get("/widget.js", self._static("widget.js", "application/javascript")),
+            web.get("/widget.css", self._static("widget.css", "text/css")),
+            web.get("/widget/ws", self._websocket),
+            web.get("/widget/i18n", self._i18n),
+        ]
+        if self._demo_page is not None:
+            routes.append(web.get("/", self._demo))
+        return routes
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        sockets = [ws for group in self._sockets.values() for ws in group]
+        await asyncio.gather(
+            *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
+            return_exceptions=True,
+        )
+
+    # --- HTTP ---------------------------------------------------------------------------
+
+    def _static(self, name: str, content_type: str) -> Callable[[web.Request], Any]:
+        async def handler(_request: web.Request) -> web.StreamResponse:
+            path = STATIC / name
+            if not path.is_file():
+                raise web.HTTPNotFound(text=f"{name} is not built")
+            return web.FileResponse(path, headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
+
+        return handler
+
+    async def _demo(self, _request: web.Request) -> web.Response:
+        assert self._demo_page is not None
+        return web.Response(text=self._demo_page, content_type="text/html")
+
+    async def _i18n(self, request: web.Request) -> web.Response:
+        preferences = [tag.strip() for tag in request.query.get("lang", "").split(",") if tag.strip()][:10]
+        if self._widget_bundle is None:
+            bundle: dict[str, Any] = {"locale": "en", "dir": "ltr", "strings": {}, "languages": []}
+        else:
+            bundle = self._widget_bundle(preferences)
+        return web.Response(text=encode(bundle), content_type="application/json")
+
+    # --- WebSocket ----------------------------------------------------------------------
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        if not self._origins.allows(request):
+            return web.json_response({"error": "origin not allowed"}, status=403)
+        address = request.remote or "unknown"
+        if not self._cap.acquire(address):
+            return web.json_response({"error": "too many connections from this address"}, status=429)
+        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=30.0)
+        try:
+            await ws.prepare(request)
+            await Session(self, ws).run()
+        finally:
+            self._cap.release(address)
+        return ws
+
+    def _attach(self, visitor: str, ws: web.WebSocketResponse) -> None:
+        self._sockets[visitor].add(ws)
+
+    def _detach(self, visitor: str, ws: web.WebSocketResponse) -> None:
+        group = self._sockets.get(visitor)
+        if group is not None:
+            group.discard(ws)
+            if not group:
+                del self._sockets[visitor]
+
+    async def _push(self, visitor: str, frame: dict[str, Any]) -> int:
+        text = encode(frame)
+        sockets = list(self._sockets.get(visitor, ()))
+        results = await asyncio.gather(*(ws.send_str(text) for ws in sockets), return_exceptions=True)
+        return sum(1 for r in results if not isinstance(r, BaseException))
+
+    # --- Channel protocol ---------------------------------------------------------------
+
+    async def deliver(self, out: Outbound) -> Delivered:
+        """Push to the visitor's open sockets; an offline visitor reads it from history on reconnect."""
+        match out:
+            case OutboundText():
+                frame = {"type": "message", "message": _outbound_view(out)}
+                await self._push(out.target.external_id, frame)
+                return Delivered(remote_id=str(out.message_id))
+            case OutboundEdit():
+                raise Undeliverable("the widget does not edit delivered messages")
+            case _:
+                raise Undeliverable(f"the widget cannot show {out.kind}")
+
+    async def delivered(self, customer: ExternalRef, message_id: int) -> None:
+        await self._push(customer.external_id, {"type": "status", "id": message_id, "status": "delivered"})
+
+
+class Session:
+    """One widget socket: hello first, then messages; every refused frame changes nothing."""
+
+    def __init__(self, channel: WebChannel, ws: web.WebSocketResponse) -> None:
+        self._channel = channel
+        self._ws = ws
+        self._visitor: str | None = None
+        self._profile = Profile()
+        self._sent: list[float] = []
+
+    async def run(self) -> None:
+        try:
+            async for msg in self._ws:
+                if msg.type == WSMsgType.TEXT:
+                    await self._frame(msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    await self._ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"binary frames are not supported")
+        finally:
+            if self._visitor is not None:
+                self._channel._detach(self._visitor, self._ws)
+
+    async def _frame(self, raw: str) -> None:
+        try:
+            frame = parse_frame(raw)
+            match frame:
+                case Hello():
+                    await self._hello(frame)
+                case Say():
+                    await self._say(frame)
+                case Ping():
+                    await self._ws.send_str('{"type":"pong"}')
+        except ProtocolError as exc:
+            await self._ws.send_str(error_frame(exc.code, exc.reason))
+
+    async def _hello(self, hello: Hello) -> None:
+        channel = self._channel
+        if hello.session is None:
+            token = new_token()
+        else:
+            token = hello.session
+            if not await identity_exists(channel._store, _ref(visitor_id(token))):
+                raise ProtocolError("bad_session", "unknown or expired session; send hello with session null")
+        visitor = visitor_id(token)
+        self._profile = Profile(
+            display_name=hello.name,
+            locale=hello.locale or (hello.languages[0] if hello.languages else None),
+            page_url=hello.page_url,
+            attributes={**hello.attributes, **({"email": hello.email} if hello.email else {})},
+        )
+        await channel._identify(_ref(visitor), self._profile)
+        if self._visitor is not None:
+            channel._detach(self._visitor, self._ws)
+        self._visitor = visitor
+        channel._attach(visitor, self._ws)
+        history = await customer_history(channel._store, _ref(visitor), after_id=hello.last_seen)
+        await self._ws.send_str(
+            encode(
+                {
+                    "type": "welcome",
+                    "session": token,
+                    "visitor": {"name": hello.name},
+                    "messages": [_history_view(item, visitor) for item in history],
+                }
+            )
+        )
+
+    async def _say(self, say: Say) -> None:
+        if self._visitor is None:
+            raise ProtocolError("not_authenticated", "send hello before messages")
+        now = time.monotonic()
+        self._sent = [t for t in self._sent if now - t < 60.0]
+        if len(self._sent) >= MESSAGES_PER_MINUTE:
+            raise ProtocolError("rate_limited", "too many messages; wait a moment")
+        self._sent.append(now)
+        receipt = await self._channel._sink(
+            CustomerMessage(
+                source=_ref(self._visitor),
+                source_id=f"{self._visitor}:{say.client_id}",
+                text=say.text,
+                profile=self._profile,
+            )
+        )
+        if receipt.status is ReceiptStatus.IGNORED:
+            raise ProtocolError("bad_frame", receipt.reason or "message refused")
+        await self._ws.send_str(
+            encode({"type": "ack", "client_id": say.client_id, "id": receipt.message_id, "status": "sent"})
+        )
+
+
+def _ref(visitor: str) -> ExternalRef:
+    return ExternalRef(channel=ChannelKind.WEB, external_id=visitor)
+
+
+def _outbound_view(out: OutboundText) -> dict[str, Any]:
+    return {
+        "id": out.message_id,
+        "author": str(out.author),
+        "author_name": out.author_name,
+        "text": out.text,
+        "created_at": out.created_at.isoformat(),
+        "status": None,
+        "client_id": None,
+    }
+
+
+def _history_view(item: HistoryItem, visitor: str) -> dict[str, Any]:
+    own = item.author == "customer"
+    prefix = f"{visitor}:"
+    return {
+        "id": item.id,
+        "author": item.author,
+        "author_name": item.author_name,
+        "text": item.text,
+        "created_at": item.created_at.isoformat(),
+        "status": ("delivered" if item.delivered else "sent") if own else None,
+        "client_id": item.source_id.removeprefix(prefix) if own and item.source_id.startswith(prefix) else None,
+    }

@@ -1,0 +1,124 @@
+"""This module contains the widget's wire frames (docs/widget-protocol.md) and their validation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+MAX_FRAME_BYTES = 64 * 1024
+MAX_TEXT_CHARS = 10_000
+_SHORT = 200
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hello:
+    kind: Literal["hello"] = "hello"
+    session: str | None
+    last_seen: int
+    name: str | None = None
+    email: str | None = None
+    locale: str | None = None
+    languages: tuple[str, ...] = ()
+    page_url: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Say:
+    kind: Literal["message"] = "message"
+    client_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ping:
+    kind: Literal["ping"] = "ping"
+
+
+Frame = Hello | Say | Ping
+
+
+class ProtocolError(Exception):
+    """A refused frame: ``code`` for programs, ``reason`` for people."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def parse_frame(raw: str) -> Frame:
+    """Parse and validate one text frame.
+
+    Raises:
+        ProtocolError: ``bad_json``, ``bad_frame``, ``unknown_type`` or ``too_long``.
+    """
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ProtocolError("bad_json", "frame is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_frame", "frame must be a JSON object")
+    kind = data.get("type")
+    if kind == "message":
+        return _say(data)
+    if kind == "hello":
+        return _hello(data)
+    if kind == "ping":
+        return Ping()
+    raise ProtocolError("unknown_type", f"unknown frame type {str(kind)[:40]!r}; expected hello, message or ping")
+
+
+def _say(data: dict[str, Any]) -> Say:
+    client_id, text = data.get("client_id"), data.get("text")
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= 64 or not client_id.isprintable():
+        raise ProtocolError("bad_frame", "message needs a client_id of 1-64 printable characters")
+    if not isinstance(text, str) or not text.strip():
+        raise ProtocolError("bad_frame", "message needs a non-empty text")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ProtocolError("too_long", f"message text is limited to {MAX_TEXT_CHARS} characters")
+    return Say(client_id=client_id, text=text)
+
+
+def _hello(data: dict[str, Any]) -> Hello:
+    session, last_seen = data.get("session"), data.get("last_seen", 0)
+    if session is not None and (not isinstance(session, str) or not 20 <= len(session) <= 100):
+        raise ProtocolError("bad_frame", "hello.session must be null or a session token")
+    if isinstance(last_seen, bool) or not isinstance(last_seen, int) or last_seen < 0:
+        raise ProtocolError("bad_frame", "hello.last_seen must be a non-negative integer")
+    languages = data.get("languages") or []
+    if not isinstance(languages, list) or not all(isinstance(x, str) for x in languages):
+        raise ProtocolError("bad_frame", "hello.languages must be a list of language tags")
+    attributes = data.get("attributes") or {}
+    if not isinstance(attributes, dict) or len(attributes) > 30:
+        raise ProtocolError("bad_frame", "hello.attributes must be an object of at most 30 entries")
+    return Hello(
+        session=session,
+        last_seen=last_seen,
+        name=_optional(data, "name"),
+        email=_optional(data, "email"),
+        locale=_optional(data, "locale"),
+        languages=tuple(x[:35] for x in languages[:10]),
+        page_url=_optional(data, "page_url", limit=2000),
+        attributes={str(k)[:60]: str(v)[:_SHORT] for k, v in attributes.items()},
+    )
+
+
+def _optional(data: dict[str, Any], key: str, limit: int = _SHORT) -> str | None:
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ProtocolError("bad_frame", f"hello.{key} must be a string")
+    return value.strip()[:limit] or None
+
+
+def encode(frame: Mapping[str, Any]) -> str:
+    return orjson.dumps(frame).decode()
+
+
+def error_frame(code: str, reason: str) -> str:
+    return encode({"type": "error", "code": code, "reason": reason})

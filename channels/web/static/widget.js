@@ -1,0 +1,972 @@
+/*! Switchboard live-chat widget | Apache-2.0
+ *
+ * Embed with one tag:
+ *   <script src="https://bridge.example/widget.js" async data-locale="tr" data-name="Ayşe"
+ *           data-email="a@example.com" data-attributes='{"account_id":"42"}' data-color="#0a7"></script>
+ *
+ * Public API: window.Switchboard.open() / close() / toggle() / setLocale(code) / identify({name,email,attributes})
+ * Wire protocol: docs/widget-protocol.md. Security rules kept here: all message text goes through
+ * textContent, links are built as elements, no eval, no inline handlers, nothing loaded from third parties.
+ */
+(function () {
+  "use strict";
+
+  if (window.Switchboard && window.Switchboard.version) return; // loaded twice: keep the first
+
+  var VERSION = "1.0.0";
+  var MAX_LEN = 10000;
+  var PING_MS = 25000;
+  var PONG_TIMEOUT_MS = 10000;
+  var BACKOFF_MIN_MS = 500;
+  var BACKOFF_MAX_MS = 15000;
+  var I18N_TIMEOUT_MS = 5000;
+  var GROUP_GAP_MS = 5 * 60 * 1000;
+  var K_LOCALE = "switchboard.locale";
+  var K_SESSION = "switchboard.session";
+  var K_OUTBOX = "switchboard.outbox";
+  var K_READ = "switchboard.read";
+
+  var DEFAULT_STRINGS = {
+    title: "Chat with us",
+    placeholder: "Write a message…",
+    send: "Send",
+    sending: "Sending…",
+    sent: "Sent",
+    delivered: "Delivered",
+    connecting: "Connecting…",
+    reconnecting: "Reconnecting…",
+    online: "Online",
+    offline: "Offline",
+    language: "Language",
+    close: "Close chat",
+    open: "Open chat",
+    new_messages: "New messages",
+    you: "You",
+    agent: "Agent",
+    support_team: "Support team",
+    // optional keys (the server may translate them; English fallbacks are only used for English UIs)
+    greeting: "Hi there! Ask us anything, we usually reply within a few minutes.",
+    failed: "Not sent",
+  };
+  var OPTIONAL_KEYS = { greeting: 1, failed: 1 };
+
+  // ---------------------------------------------------------------- where we were loaded from
+  var script = document.currentScript || findScript();
+  function findScript() {
+    var list = document.getElementsByTagName("script");
+    for (var i = list.length - 1; i >= 0; i--) {
+      if (/\/widget\.js(?:[?#]|$)/.test(list[i].src || "")) return list[i];
+    }
+    return null;
+  }
+  var scriptUrl = new URL((script && script.src) || "/widget.js", location.href);
+  var basePath = scriptUrl.pathname.replace(/\/[^/]*$/, ""); // folder holding widget.js
+  var BASE = scriptUrl.origin + basePath;
+  var WS_URL = (scriptUrl.protocol === "https:" ? "wss://" : "ws://") + scriptUrl.host + basePath + "/widget/ws";
+
+  // ---------------------------------------------------------------- small helpers
+  function sget(k) {
+    try { return window.localStorage.getItem(k); } catch (e) { return null; }
+  }
+  function sset(k, v) {
+    try {
+      if (v === null || v === undefined) window.localStorage.removeItem(k);
+      else window.localStorage.setItem(k, v);
+    } catch (e) { /* storage disabled: keep working in memory */ }
+  }
+  function parseObject(text) {
+    if (!text) return null;
+    try {
+      var v = JSON.parse(text);
+      return v && typeof v === "object" && !Array.isArray(v) ? v : null;
+    } catch (e) { return null; }
+  }
+  function clean(s, max) {
+    if (typeof s !== "string") return null;
+    s = s.trim();
+    return s ? s.slice(0, max || 200) : null;
+  }
+  function newClientId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+  }
+  function isInt(n) { return typeof n === "number" && isFinite(n) && Math.floor(n) === n; }
+  var RANK = { failed: -1, sending: 0, sent: 1, delivered: 2 };
+
+  // ---------------------------------------------------------------- config from the tag
+  var ds = (script && script.dataset) || {};
+  var cfg = {
+    locale: clean(ds.locale, 35),
+    name: clean(ds.name),
+    email: clean(ds.email, 320),
+    attributes: parseObject(ds.attributes),
+    color: clean(ds.color, 64),
+  };
+
+  // ---------------------------------------------------------------- state
+  var S = {
+    strings: Object.assign({}, DEFAULT_STRINGS),
+    hasServerStrings: {},
+    locale: "en",
+    dir: "ltr",
+    languages: [],
+    booted: false,
+    active: false, // we want a connection (panel opened once, or an existing session / outbox)
+    open: false,
+    ws: null,
+    ready: false, // welcome received on the current socket
+    conn: "idle",
+    everConnected: false,
+    attempt: 0,
+    retryTimer: 0,
+    pingTimer: 0,
+    pongTimer: 0,
+    rateTimer: 0,
+    session: sget(K_SESSION),
+    byId: {}, // id -> message
+    pending: loadOutbox(), // own messages without an id yet: {client_id,text,created_at,failed?}
+    inflight: [], // client_ids sent on this socket and not yet acked, oldest first
+    readUpTo: parseInt(sget(K_READ) || "0", 10) || 0,
+    rows: {}, // row key -> element
+    fresh: {}, // row keys to animate when first rendered
+  };
+
+  function loadOutbox() {
+    var raw = sget(K_OUTBOX);
+    if (!raw) return [];
+    try {
+      var arr = JSON.parse(raw);
+      if (!Array.isArray(arr)) return [];
+      return arr.filter(function (m) {
+        return m && typeof m.client_id === "string" && typeof m.text === "string" && m.text;
+      }).map(function (m) {
+        return { client_id: m.client_id, text: m.text.slice(0, MAX_LEN), created_at: m.created_at || new Date().toISOString() };
+      });
+    } catch (e) { return []; }
+  }
+  function saveOutbox() {
+    var keep = S.pending.filter(function (m) { return !m.failed; }).map(function (m) {
+      return { client_id: m.client_id, text: m.text, created_at: m.created_at };
+    });
+    sset(K_OUTBOX, keep.length ? JSON.stringify(keep) : null);
+  }
+  function maxId() {
+    var best = 0;
+    for (var k in S.byId) if (S.byId[k].id > best) best = S.byId[k].id;
+    return best;
+  }
+
+  // ---------------------------------------------------------------- DOM building
+  var SVGNS = "http://www.w3.org/2000/svg";
+  var ICONS = {
+    chat: { fill: "M12 3C6.9 3 3 6.6 3 11c0 2.3 1 4.3 2.7 5.8-.2 1.4-.8 2.7-1.8 3.8a.6.6 0 0 0 .5 1c2-.1 3.9-.8 5.4-2 .7.2 1.4.2 2.2.2 5.1 0 9-3.6 9-8s-3.9-8.8-9-8.8z" },
+    chevron: { stroke: "M6 9l6 6 6-6" },
+    close: { stroke: "M6 6l12 12M18 6L6 18" },
+    send: { fill: "M3.4 20.4l17.45-7.48a1 1 0 0 0 0-1.84L3.4 3.6a1 1 0 0 0-1.39.91L2 9.12c0 .5.37.93.87.99L17 12 2.87 13.88c-.5.07-.87.5-.87 1l.01 4.61c0 .71.73 1.2 1.39.91z" },
+    clock: { stroke: "M12 7.5V12l3 2", circle: 8.5 },
+    check: { stroke: "M5 12.5l4.5 4.5L19 7.5" },
+    checks: { stroke: "M1.5 12.5L6 17l9.5-9.5M11 16.5l.5.5L21 7.5" },
+    alert: { stroke: "M12 7.5v5.5M12 16.5v.01", circle: 9 },
+    globe: { stroke: "M3.5 12h17M12 3.2c2.4 2.4 3.6 5.4 3.6 8.8s-1.2 6.4-3.6 8.8M12 3.2C9.6 5.6 8.4 8.6 8.4 12s1.2 6.4 3.6 8.8", circle: 8.8 },
+    team: { stroke: "M16 20v-1.5a3.5 3.5 0 0 0-3.5-3.5h-5A3.5 3.5 0 0 0 4 18.5V20M10 11.5a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM20 20v-1.5a3.5 3.5 0 0 0-2.6-3.4M15.5 4.6a3.5 3.5 0 0 1 0 6.8" },
+    down: { stroke: "M12 5v14M6 13l6 6 6-6" },
+  };
+  function icon(name, cls) {
+    var spec = ICONS[name];
+    var svg = document.createElementNS(SVGNS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    svg.setAttribute("class", "sb-icon" + (cls ? " " + cls : ""));
+    if (spec.circle) {
+      var c = document.createElementNS(SVGNS, "circle");
+      c.setAttribute("cx", "12"); c.setAttribute("cy", "12"); c.setAttribute("r", String(spec.circle));
+      c.setAttribute("fill", "none"); c.setAttribute("stroke", "currentColor"); c.setAttribute("stroke-width", "2");
+      svg.appendChild(c);
+    }
+    var p = document.createElementNS(SVGNS, "path");
+    if (spec.fill) {
+      p.setAttribute("d", spec.fill); p.setAttribute("fill", "currentColor");
+    } else {
+      p.setAttribute("d", spec.stroke); p.setAttribute("fill", "none"); p.setAttribute("stroke", "currentColor");
+      p.setAttribute("stroke-width", "2"); p.setAttribute("stroke-linecap", "round"); p.setAttribute("stroke-linejoin", "round");
+    }
+    svg.appendChild(p);
+    return svg;
+  }
+  function el(tag, attrs, kids) {
+    var n = document.createElement(tag);
+    if (attrs) {
+      for (var k in attrs) {
+        if (k === "text") n.textContent = attrs[k];
+        else if (k === "class") n.className = attrs[k];
+        else if (attrs[k] !== null && attrs[k] !== undefined && attrs[k] !== false) n.setAttribute(k, attrs[k] === true ? "" : attrs[k]);
+      }
+    }
+    if (kids) kids.forEach(function (c) { if (c) n.appendChild(c); });
+    return n;
+  }
+
+  var host, shadow, ui = {};
+
+  function buildDom() {
+    host = el("div", { id: "switchboard-widget", "data-version": VERSION });
+    shadow = host.attachShadow({ mode: "open" });
+
+    var link = el("link", { rel: "stylesheet", href: BASE + "/widget.css" + scriptUrl.search });
+    ui.root = el("div", { class: "sb-root", hidden: true, "data-conn": "idle" });
+    var reveal = function () { ui.root.hidden = false; };
+    link.addEventListener("load", reveal);
+    link.addEventListener("error", reveal);
+
+    ui.title = el("h2", { class: "sb-title", id: "sb-title" });
+    ui.statusText = el("span", { class: "sb-status-text" });
+    ui.status = el("p", { class: "sb-status", role: "status" }, [el("span", { class: "sb-dot", "aria-hidden": "true" }), ui.statusText]);
+    ui.langLabel = el("span", { class: "sb-sr", id: "sb-lang-label" });
+    ui.langSelect = el("select", { class: "sb-lang-select", "aria-labelledby": "sb-lang-label" });
+    ui.lang = el("label", { class: "sb-lang", hidden: true }, [ui.langLabel, icon("globe", "sb-lang-globe"), ui.langSelect, icon("chevron", "sb-lang-caret")]);
+    ui.closeBtn = el("button", { type: "button", class: "sb-close" }, [icon("close")]);
+    var header = el("div", { class: "sb-header" }, [
+      el("div", { class: "sb-team", "aria-hidden": "true" }, [icon("team")]),
+      el("div", { class: "sb-head-text" }, [ui.title, ui.status]),
+      ui.lang,
+      ui.closeBtn,
+    ]);
+
+    ui.greetName = el("div", { class: "sb-author" });
+    ui.greetText = el("div", { class: "sb-bubble" });
+    ui.greeting = el("div", { class: "sb-row sb-other sb-first sb-last sb-greeting" }, [
+      el("div", { class: "sb-av sb-av-team", "aria-hidden": "true" }, [icon("team")]),
+      el("div", { class: "sb-body" }, [ui.greetName, ui.greetText]),
+    ]);
+    ui.list = el("div", { class: "sb-list", role: "log", "aria-live": "polite", "aria-relevant": "additions", tabindex: "0" });
+    ui.list.appendChild(ui.greeting);
+    ui.jump = el("button", { type: "button", class: "sb-jump", hidden: true }, [icon("down"), el("span")]);
+    ui.jumpText = ui.jump.lastChild;
+
+    ui.input = el("textarea", { class: "sb-input", rows: "1", maxlength: String(MAX_LEN), enterkeyhint: "send", autocomplete: "off" });
+    ui.counter = el("span", { class: "sb-counter", hidden: true, "aria-live": "polite" });
+    ui.sendBtn = el("button", { type: "submit", class: "sb-send", disabled: true }, [icon("send")]);
+    ui.form = el("form", { class: "sb-composer", novalidate: true }, [
+      el("div", { class: "sb-field" }, [ui.input, ui.counter]),
+      ui.sendBtn,
+    ]);
+
+    ui.panel = el("div", { class: "sb-panel", id: "sb-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "sb-title", dir: "ltr" }, [
+      header,
+      el("div", { class: "sb-main" }, [ui.list, ui.jump]),
+      ui.form,
+    ]);
+    ui.badge = el("span", { class: "sb-badge", hidden: true, "aria-hidden": "true" });
+    ui.launcher = el("button", { type: "button", class: "sb-launcher", "aria-expanded": "false", "aria-controls": "sb-panel", "aria-haspopup": "dialog" }, [
+      icon("chat", "sb-ico-open"), icon("chevron", "sb-ico-close"), ui.badge,
+    ]);
+    ui.root.appendChild(ui.panel);
+    ui.root.appendChild(ui.launcher);
+    shadow.appendChild(link);
+    shadow.appendChild(ui.root);
+    applyColor();
+
+    ui.launcher.addEventListener("click", function () { if (S.open) close(); else open(); });
+    ui.closeBtn.addEventListener("click", function () { close(); });
+    ui.panel.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && !e.defaultPrevented) { e.preventDefault(); close(); }
+    });
+    ui.form.addEventListener("submit", function (e) { e.preventDefault(); submit(); });
+    ui.input.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+        e.preventDefault();
+        submit();
+      }
+    });
+    ui.input.addEventListener("input", onInput);
+    ui.langSelect.addEventListener("change", function () { setLocale(ui.langSelect.value); });
+    ui.list.addEventListener("scroll", function () { if (nearBottom()) hideJump(); });
+    ui.jump.addEventListener("click", function () { scrollToBottom(); hideJump(); ui.input.focus(); });
+
+    document.body.appendChild(host);
+  }
+
+  function applyColor() {
+    if (!cfg.color || !(window.CSS && CSS.supports && CSS.supports("color", cfg.color))) return;
+    ui.root.style.setProperty("--sb-brand", cfg.color);
+    // pick readable text on the brand colour
+    var probe = el("span");
+    probe.style.color = cfg.color;
+    ui.root.appendChild(probe);
+    var m = /rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(getComputedStyle(probe).color);
+    ui.root.removeChild(probe);
+    if (!m) return;
+    var lin = function (v) { v = v / 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    var L = 0.2126 * lin(+m[1]) + 0.7152 * lin(+m[2]) + 0.0722 * lin(+m[3]);
+    // contrast with white vs. with near-black
+    ui.root.style.setProperty("--sb-on-brand", 1.05 / (L + 0.05) >= (L + 0.05) / 0.0565 ? "#fff" : "#111318");
+  }
+
+  // ---------------------------------------------------------------- strings / locale
+  function preferences() {
+    var out = [];
+    var add = function (c) {
+      c = typeof c === "string" ? c.trim() : "";
+      if (c && c.length <= 35 && /^[A-Za-z0-9-_]+$/.test(c) && out.indexOf(c) < 0) out.push(c);
+    };
+    add(sget(K_LOCALE));
+    add(cfg.locale);
+    (navigator.languages || [navigator.language]).forEach(add);
+    if (!out.length) out.push("en");
+    return out;
+  }
+
+  function loadStrings() {
+    var prefs = preferences();
+    var ctrl = window.AbortController ? new AbortController() : null;
+    var timer = setTimeout(function () { if (ctrl) ctrl.abort(); }, I18N_TIMEOUT_MS);
+    var url = BASE + "/widget/i18n?lang=" + prefs.map(encodeURIComponent).join(",");
+    return fetch(url, { credentials: "omit", signal: ctrl ? ctrl.signal : undefined, headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok) throw new Error("i18n " + r.status); return r.json(); })
+      .then(function (data) {
+        var strings = Object.assign({}, DEFAULT_STRINGS);
+        var got = {};
+        var src = (data && data.strings) || {};
+        for (var k in src) {
+          if (typeof src[k] === "string" && src[k]) { strings[k] = src[k]; got[k] = 1; }
+        }
+        S.strings = strings;
+        S.hasServerStrings = got;
+        S.locale = typeof data.locale === "string" && data.locale ? data.locale : prefs[0];
+        S.dir = data.dir === "rtl" ? "rtl" : "ltr";
+        S.languages = Array.isArray(data.languages) ? data.languages.filter(function (l) {
+          return l && typeof l.code === "string" && typeof l.name === "string";
+        }) : [];
+      })
+      .catch(function () {
+        S.strings = Object.assign({}, DEFAULT_STRINGS);
+        S.hasServerStrings = {};
+        S.locale = prefs[0];
+        S.dir = /^(ar|fa|he|iw|ur|ps|sd|ug|yi|dv|ckb)(-|_|$)/i.test(prefs[0]) ? "rtl" : "ltr";
+      })
+      .then(function () { clearTimeout(timer); });
+  }
+
+  function t(key) { return S.strings[key] || DEFAULT_STRINGS[key] || ""; }
+  function optional(key) {
+    // an optional string in English is fine for English UIs; elsewhere only show it when translated
+    if (S.hasServerStrings[key] || /^en\b/i.test(S.locale)) return t(key);
+    return "";
+  }
+
+  var fmt = {};
+  function makeFormatters() {
+    var loc = S.locale;
+    var mk = function (opts) {
+      try { return new Intl.DateTimeFormat(loc, opts); } catch (e) { return new Intl.DateTimeFormat(undefined, opts); }
+    };
+    fmt.time = mk({ hour: "numeric", minute: "2-digit" });
+    fmt.full = mk({ dateStyle: "full", timeStyle: "short" });
+    fmt.day = mk({ weekday: "long", day: "numeric", month: "long" });
+    fmt.dayYear = mk({ day: "numeric", month: "long", year: "numeric" });
+    try { fmt.rel = new Intl.RelativeTimeFormat(loc, { numeric: "auto" }); } catch (e) { fmt.rel = null; }
+  }
+
+  function applyStrings() {
+    makeFormatters();
+    ui.panel.setAttribute("dir", S.dir);
+    ui.panel.setAttribute("lang", S.locale);
+    ui.title.textContent = t("title");
+    ui.langLabel.textContent = t("language");
+    ui.lang.title = t("language");
+    ui.closeBtn.setAttribute("aria-label", t("close"));
+    ui.closeBtn.title = t("close");
+    ui.input.placeholder = t("placeholder");
+    ui.input.setAttribute("aria-label", t("placeholder"));
+    ui.sendBtn.setAttribute("aria-label", t("send"));
+    ui.sendBtn.title = t("send");
+    ui.list.setAttribute("aria-label", t("title"));
+    ui.jumpText.textContent = t("new_messages");
+    ui.greetName.textContent = t("support_team");
+    var greet = optional("greeting");
+    ui.greetText.textContent = greet;
+    ui.greeting.hidden = !greet;
+
+    // language picker
+    while (ui.langSelect.firstChild) ui.langSelect.removeChild(ui.langSelect.firstChild);
+    var current = null;
+    S.languages.forEach(function (l) {
+      var o = el("option", { value: l.code, text: l.name, lang: l.code });
+      if (sameLang(l.code, S.locale)) current = l.code;
+      ui.langSelect.appendChild(o);
+    });
+    if (current) ui.langSelect.value = current;
+    ui.lang.hidden = S.languages.length < 2;
+
+    updateStatus();
+    updateBadge();
+    // rebuild rows so timestamps and labels use the new locale
+    S.rows = {};
+    renderList(false);
+  }
+  function sameLang(a, b) { return String(a).toLowerCase().replace("_", "-") === String(b).toLowerCase().replace("_", "-"); }
+
+  // ---------------------------------------------------------------- message list rendering
+  function ordered() {
+    var ids = Object.keys(S.byId).map(Number).sort(function (a, b) { return a - b; });
+    var out = ids.map(function (id) { return S.byId[id]; });
+    S.pending.forEach(function (p) {
+      out.push({ id: null, author: "customer", author_name: null, text: p.text, created_at: p.created_at,
+                 status: p.failed ? "failed" : "sending", client_id: p.client_id });
+    });
+    return out;
+  }
+  function rowKey(m) { return m.client_id ? "c:" + m.client_id : "m:" + m.id; }
+  function stateOf(m) {
+    if (m.status === "failed") return "failed";
+    if (m.id === null) return "sending";
+    return m.status === "delivered" ? "delivered" : "sent";
+  }
+  function authorLabel(m) {
+    if (m.author === "customer") return t("you");
+    if (m.author_name) return m.author_name;
+    return m.author === "agent" ? t("agent") : t("support_team");
+  }
+  function dateOf(m) {
+    var d = new Date(m.created_at);
+    return isNaN(d.getTime()) ? null : d;
+  }
+  function dayKey(d) { return d.getFullYear() + "-" + (d.getMonth() + 1) + "-" + d.getDate(); }
+  function dayLabel(d) {
+    var now = new Date();
+    var a = new Date(d.getFullYear(), d.getMonth(), d.getDate());
+    var b = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+    var diff = Math.round((a - b) / 86400000);
+    if (fmt.rel && (diff === 0 || diff === -1)) {
+      var s = fmt.rel.format(diff, "day");
+      return s.charAt(0).toLocaleUpperCase(S.locale) + s.slice(1);
+    }
+    return (d.getFullYear() === now.getFullYear() ? fmt.day : fmt.dayYear).format(d);
+  }
+  function initials(name) {
+    var parts = String(name).trim().split(/\s+/).filter(Boolean);
+    var s = parts.length > 1 ? parts[0].charAt(0) + parts[parts.length - 1].charAt(0) : (parts[0] || "?").slice(0, 2);
+    return s.toLocaleUpperCase(S.locale);
+  }
+
+  var URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+  function fillText(node, text) {
+    var last = 0, m;
+    URL_RE.lastIndex = 0;
+    while ((m = URL_RE.exec(text))) {
+      var raw = m[0];
+      // trailing punctuation is usually not part of the link; keep ")" when it closes a "(" inside the URL
+      var trimmed = raw.replace(/[.,;:!?'"]+$/, "");
+      while (/\)$/.test(trimmed) && (trimmed.match(/\)/g) || []).length > (trimmed.match(/\(/g) || []).length) {
+        trimmed = trimmed.slice(0, -1).replace(/[.,;:!?'"]+$/, "");
+      }
+      var parsed = null;
+      try { parsed = new URL(trimmed); } catch (e) { parsed = null; }
+      if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) continue;
+      if (m.index > last) node.appendChild(document.createTextNode(text.slice(last, m.index)));
+      var a = document.createElement("a");
+      a.href = parsed.href;
+      a.rel = "noopener noreferrer nofollow";
+      a.target = "_blank";
+      a.textContent = trimmed;
+      node.appendChild(a);
+      last = m.index + trimmed.length;
+      URL_RE.lastIndex = last;
+    }
+    if (last < text.length) node.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function buildRow(m) {
+    var kind = m.author === "customer" ? "own" : m.author === "system" ? "system" : "other";
+    var row = el("div", { class: "sb-row sb-" + kind });
+    var bubble = el("div", { class: kind === "system" ? "sb-system-text" : "sb-bubble" });
+    var d = dateOf(m);
+    if (d) bubble.title = fmt.full.format(d);
+    bubble.appendChild(el("span", { class: "sb-sr", text: authorLabel(m) + ": " }));
+    var body = el("span", { class: "sb-text" });
+    fillText(body, m.text);
+    bubble.appendChild(body);
+    if (kind === "system") {
+      row.appendChild(bubble);
+      return row;
+    }
+    var content = el("div", { class: "sb-body" });
+    if (kind === "other") {
+      var name = authorLabel(m);
+      row.appendChild(el("div", { class: "sb-av", "aria-hidden": "true", text: initials(name) }));
+      content.appendChild(el("div", { class: "sb-author", "aria-hidden": "true", text: name }));
+    }
+    content.appendChild(bubble);
+    row._meta = el("div", { class: "sb-meta", "aria-live": "off" });
+    content.appendChild(row._meta);
+    row.appendChild(content);
+    return row;
+  }
+
+  function updateRow(row, m, first, last, isLastOwn) {
+    var own = m.author === "customer";
+    var state = own ? stateOf(m) : "";
+    if (m.id !== null) row.setAttribute("data-id", String(m.id)); else row.removeAttribute("data-id");
+    if (m.client_id) row.setAttribute("data-client-id", m.client_id);
+    if (own) row.setAttribute("data-state", state);
+    row.classList.toggle("sb-first", first);
+    row.classList.toggle("sb-last", last);
+    if (!row._meta) return;
+    var showMeta = last || state === "sending" || state === "failed";
+    var showLabel = own && (isLastOwn || state === "sending" || state === "failed");
+    var sig = [showMeta, showLabel, state].join("|");
+    if (row._sig === sig) return;
+    row._sig = sig;
+    var meta = row._meta;
+    while (meta.firstChild) meta.removeChild(meta.firstChild);
+    meta.hidden = !showMeta;
+    if (!showMeta) return;
+    var d = dateOf(m);
+    if (d) meta.appendChild(el("time", { datetime: d.toISOString(), text: fmt.time.format(d) }));
+    if (own) {
+      var ic = { sending: "clock", sent: "check", delivered: "checks", failed: "alert" }[state];
+      var label = state === "failed" ? (optional("failed") || "!") : t(state);
+      var st = el("span", { class: "sb-state sb-state-" + state }, [icon(ic)]);
+      st.appendChild(el("span", { class: showLabel ? "sb-state-text" : "sb-sr", text: label }));
+      meta.appendChild(st);
+    }
+  }
+
+  function renderList(stick) {
+    if (!ui.list) return;
+    var wasNear = nearBottom();
+    var msgs = ordered();
+    var nodes = [ui.greeting];
+    var seen = {};
+    var lastOwnIdx = -1;
+    for (var i = msgs.length - 1; i >= 0; i--) if (msgs[i].author === "customer") { lastOwnIdx = i; break; }
+    var prevDay = null;
+    var added = false;
+    msgs.forEach(function (m, i) {
+      var d = dateOf(m);
+      if (d) {
+        var dk = dayKey(d);
+        if (dk !== prevDay) {
+          var dkey = "d:" + dk;
+          var sep = S.rows[dkey];
+          if (!sep) {
+            sep = S.rows[dkey] = el("div", { class: "sb-day", role: "separator" }, [el("span", { text: dayLabel(d) })]);
+          }
+          nodes.push(sep);
+          seen[dkey] = 1;
+          prevDay = dk;
+        }
+      }
+      var key = rowKey(m);
+      var row = S.rows[key];
+      if (!row || row._author !== m.author) {
+        if (!row) added = true;
+        row = S.rows[key] = buildRow(m);
+        row._author = m.author;
+        if (S.fresh[key]) row.classList.add("sb-anim");
+      }
+      delete S.fresh[key];
+      seen[key] = 1;
+      var prev = msgs[i - 1], next = msgs[i + 1];
+      var first = !prev || !sameGroup(prev, m);
+      var last = !next || !sameGroup(m, next);
+      updateRow(row, m, first, last, i === lastOwnIdx);
+      nodes.push(row);
+    });
+    // reconcile with minimal DOM moves (moves would make screen readers re-announce)
+    var list = ui.list;
+    for (var j = 0; j < nodes.length; j++) {
+      if (list.children[j] !== nodes[j]) list.insertBefore(nodes[j], list.children[j] || null);
+    }
+    while (list.children.length > nodes.length) list.removeChild(list.lastChild);
+    for (var k in S.rows) if (!seen[k]) delete S.rows[k];
+
+    if (stick || wasNear) scrollToBottom();
+    else if (S.open && added) showJump();
+  }
+  function sameGroup(a, b) {
+    if (a.author === "system" || b.author === "system") return false;
+    if (a.author !== b.author || (a.author_name || "") !== (b.author_name || "")) return false;
+    var da = dateOf(a), db = dateOf(b);
+    if (!da || !db) return true;
+    return db - da < GROUP_GAP_MS && dayKey(da) === dayKey(db);
+  }
+  function nearBottom() {
+    var l = ui.list;
+    return !l || l.scrollHeight - l.scrollTop - l.clientHeight < 80;
+  }
+  function scrollToBottom() { ui.list.scrollTop = ui.list.scrollHeight; }
+  function showJump() { ui.jump.hidden = false; }
+  function hideJump() { ui.jump.hidden = true; }
+
+  // ---------------------------------------------------------------- unread badge
+  function unreadCount() {
+    var n = 0;
+    for (var k in S.byId) {
+      var m = S.byId[k];
+      if (m.id > S.readUpTo && m.author !== "customer") n++;
+    }
+    return n;
+  }
+  function markRead() {
+    if (!S.open || document.visibilityState === "hidden") return;
+    var top = maxId();
+    if (top > S.readUpTo) {
+      S.readUpTo = top;
+      sset(K_READ, String(top));
+    }
+    updateBadge();
+  }
+  function updateBadge() {
+    if (!ui.badge) return;
+    var n = S.open ? 0 : unreadCount();
+    ui.badge.hidden = n === 0;
+    ui.badge.textContent = n > 9 ? "9+" : String(n);
+    ui.launcher.setAttribute("aria-label", S.open ? t("close") : n ? t("open") + " (" + n + " " + t("new_messages") + ")" : t("open"));
+    ui.launcher.title = S.open ? t("close") : t("open");
+  }
+
+  // ---------------------------------------------------------------- connection status
+  function setConn(c) {
+    S.conn = c;
+    updateStatus();
+  }
+  function updateStatus() {
+    if (!ui.root) return;
+    var c = S.conn;
+    if (c === "idle") c = "online"; // nothing attempted yet: do not alarm the visitor
+    if (navigator.onLine === false) c = "offline";
+    ui.root.setAttribute("data-conn", c);
+    ui.statusText.textContent = t(c);
+  }
+
+  // ---------------------------------------------------------------- websocket
+  function connect() {
+    S.active = true;
+    if (!S.booted || S.ws) return;
+    clearTimeout(S.retryTimer);
+    S.retryTimer = 0;
+    setConn(S.everConnected ? "reconnecting" : "connecting");
+    var sock;
+    try { sock = new WebSocket(WS_URL); } catch (e) { scheduleReconnect(); return; }
+    S.ws = sock;
+    sock.addEventListener("open", function () {
+      if (sock !== S.ws) return;
+      sendHello();
+    });
+    sock.addEventListener("message", function (ev) {
+      if (sock !== S.ws) return;
+      clearTimeout(S.pongTimer);
+      var f;
+      try { f = JSON.parse(ev.data); } catch (e) { return; }
+      if (f && typeof f === "object") handleFrame(f);
+    });
+    sock.addEventListener("close", function () {
+      if (sock !== S.ws) return;
+      lostSocket();
+      scheduleReconnect();
+    });
+    sock.addEventListener("error", function () { /* a close event follows */ });
+  }
+  function lostSocket() {
+    S.ws = null;
+    S.ready = false;
+    S.inflight = [];
+    clearInterval(S.pingTimer);
+    clearTimeout(S.pongTimer);
+    setConn(navigator.onLine === false ? "offline" : S.everConnected ? "reconnecting" : "connecting");
+  }
+  function dropSocket() {
+    var s = S.ws;
+    if (!s) return;
+    lostSocket();
+    try { s.close(1000); } catch (e) { /* already closing */ }
+  }
+  function scheduleReconnect() {
+    if (!S.active || S.retryTimer) return;
+    var delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * Math.pow(2, S.attempt));
+    S.attempt = Math.min(S.attempt + 1, 10);
+    delay = delay / 2 + Math.random() * delay / 2; // jitter: 50-100 % of the step
+    S.retryTimer = setTimeout(function () { S.retryTimer = 0; connect(); }, delay);
+  }
+  function reconnectNow() {
+    // used when the network comes back, the tab becomes visible, or the hello must change
+    dropSocket();
+    clearTimeout(S.retryTimer);
+    S.retryTimer = 0;
+    S.attempt = 0;
+    connect();
+  }
+  function send(frame) {
+    if (!S.ws || S.ws.readyState !== 1) return false;
+    try { S.ws.send(JSON.stringify(frame)); return true; } catch (e) { return false; }
+  }
+  function pageUrl() {
+    try {
+      var u = new URL(location.href);
+      u.hash = "";
+      return u.href.slice(0, 2000);
+    } catch (e) { return null; }
+  }
+  function sendHello() {
+    var hello = { type: "hello", session: S.session || null, last_seen: maxId(), locale: S.locale, languages: preferences() };
+    if (cfg.name) hello.name = cfg.name;
+    if (cfg.email) hello.email = cfg.email;
+    if (cfg.attributes) hello.attributes = cfg.attributes;
+    var pu = pageUrl();
+    if (pu) hello.page_url = pu;
+    send(hello);
+  }
+  function probe() {
+    // any frame clears the timer; silence means a half-dead socket
+    if (!send({ type: "ping" })) return;
+    clearTimeout(S.pongTimer);
+    S.pongTimer = setTimeout(function () { reconnectNow(); }, PONG_TIMEOUT_MS);
+  }
+  function startPing() {
+    clearInterval(S.pingTimer);
+    S.pingTimer = setInterval(probe, PING_MS);
+  }
+
+  function validMsg(m) {
+    return m && isInt(m.id) && typeof m.text === "string" && typeof m.author === "string";
+  }
+  function upsert(m, animate) {
+    if (!validMsg(m)) return false;
+    var cur = S.byId[m.id];
+    var created = false;
+    if (cur) {
+      if ((RANK[m.status] || 0) > (RANK[cur.status] || 0)) cur.status = m.status;
+    } else {
+      S.byId[m.id] = {
+        id: m.id,
+        author: m.author,
+        author_name: typeof m.author_name === "string" ? m.author_name : null,
+        text: m.text,
+        created_at: m.created_at || new Date().toISOString(),
+        status: m.status === "delivered" ? "delivered" : "sent",
+        client_id: typeof m.client_id === "string" && m.author === "customer" ? m.client_id : null,
+      };
+      created = true;
+      if (animate) S.fresh[rowKey(S.byId[m.id])] = 1;
+    }
+    if (m.author === "customer" && m.client_id) resolvePending(m.client_id);
+    return created;
+  }
+  function resolvePending(clientId) {
+    var before = S.pending.length;
+    S.pending = S.pending.filter(function (p) { return p.client_id !== clientId; });
+    if (S.pending.length !== before) saveOutbox();
+    S.inflight = S.inflight.filter(function (c) { return c !== clientId; });
+  }
+
+  function handleFrame(f) {
+    switch (f.type) {
+      case "welcome": {
+        if (typeof f.session === "string" && f.session) {
+          S.session = f.session;
+          sset(K_SESSION, f.session);
+        }
+        S.ready = true;
+        S.everConnected = true;
+        S.attempt = 0;
+        setConn("online");
+        (Array.isArray(f.messages) ? f.messages : []).forEach(function (m) { upsert(m, false); });
+        renderList(false);
+        flushOutbox();
+        startPing();
+        updateBadge();
+        markRead();
+        break;
+      }
+      case "ack": {
+        if (typeof f.client_id !== "string" || !isInt(f.id)) break;
+        var p = null;
+        S.pending.forEach(function (x) { if (x.client_id === f.client_id) p = x; });
+        if (!S.byId[f.id] && p) {
+          S.byId[f.id] = {
+            id: f.id, author: "customer", author_name: null,
+            text: p ? p.text : "", created_at: p ? p.created_at : new Date().toISOString(),
+            status: f.status === "delivered" ? "delivered" : "sent", client_id: f.client_id,
+          };
+        }
+        resolvePending(f.client_id);
+        renderList(false);
+        markRead();
+        break;
+      }
+      case "status": {
+        var m = isInt(f.id) && S.byId[f.id];
+        if (m && (RANK[f.status] || 0) > (RANK[m.status] || 0)) {
+          m.status = f.status;
+          renderList(false);
+        }
+        break;
+      }
+      case "message": {
+        if (upsert(f.message, true)) {
+          renderList(false);
+          updateBadge();
+          markRead();
+        }
+        break;
+      }
+      case "error":
+        handleError(f.code);
+        break;
+      default:
+        break; // pong and unknown frames
+    }
+  }
+
+  function handleError(code) {
+    if (code === "bad_session") {
+      // the token is unknown or expired: forget it and the conversation shown with it
+      S.session = null;
+      sset(K_SESSION, null);
+      S.byId = {};
+      S.rows = {};
+      S.readUpTo = 0;
+      sset(K_READ, null);
+      renderList(false);
+      updateBadge();
+      reconnectNow();
+      return;
+    }
+    if (code === "not_authenticated") { reconnectNow(); return; }
+    if (code === "too_long" || code === "bad_frame" || code === "bad_json" || code === "rate_limited") {
+      var cid = S.inflight.shift();
+      if (!cid) return;
+      if (code === "rate_limited") {
+        clearTimeout(S.rateTimer);
+        S.rateTimer = setTimeout(flushOutbox, 3000 + Math.random() * 2000);
+        return;
+      }
+      S.pending.forEach(function (p) { if (p.client_id === cid) p.failed = true; });
+      saveOutbox();
+      renderList(false);
+    }
+  }
+
+  function flushOutbox() {
+    if (!S.ready) return;
+    S.pending.forEach(function (p) {
+      if (p.failed || S.inflight.indexOf(p.client_id) >= 0) return;
+      if (send({ type: "message", client_id: p.client_id, text: p.text })) S.inflight.push(p.client_id);
+    });
+  }
+
+  // ---------------------------------------------------------------- composer
+  function onInput() {
+    var v = ui.input.value;
+    ui.sendBtn.disabled = !v.trim();
+    autoGrow();
+    if (v.length > MAX_LEN - 500) {
+      ui.counter.hidden = false;
+      ui.counter.textContent = v.length + " / " + MAX_LEN;
+    } else {
+      ui.counter.hidden = true;
+    }
+  }
+  function autoGrow() {
+    var ta = ui.input;
+    ta.style.height = "auto";
+    ta.style.height = Math.min(ta.scrollHeight, 140) + "px";
+    ta.style.overflowY = ta.scrollHeight > 140 ? "auto" : "hidden";
+  }
+  function submit() {
+    var text = ui.input.value.replace(/^\s+|\s+$/g, "");
+    if (!text) return;
+    if (text.length > MAX_LEN) text = text.slice(0, MAX_LEN);
+    var p = { client_id: newClientId(), text: text, created_at: new Date().toISOString() };
+    S.pending.push(p);
+    S.fresh["c:" + p.client_id] = 1;
+    saveOutbox();
+    ui.input.value = "";
+    onInput();
+    renderList(true);
+    hideJump();
+    if (S.ready) flushOutbox();
+    else connect();
+  }
+
+  // ---------------------------------------------------------------- open / close / public API
+  function open() {
+    if (!ui.root) { S.openOnBoot = true; return; }
+    S.open = true;
+    ui.root.classList.add("sb-open");
+    ui.launcher.setAttribute("aria-expanded", "true");
+    updateBadge();
+    renderList(true);
+    markRead();
+    connect();
+    var coarse = window.matchMedia && matchMedia("(pointer: coarse)").matches;
+    setTimeout(function () { (coarse ? ui.closeBtn : ui.input).focus({ preventScroll: true }); }, 30);
+  }
+  function close() {
+    if (!ui.root) return;
+    var hadFocus = shadow.activeElement && ui.panel.contains(shadow.activeElement);
+    S.open = false;
+    ui.root.classList.remove("sb-open");
+    ui.launcher.setAttribute("aria-expanded", "false");
+    hideJump();
+    updateBadge();
+    if (hadFocus) ui.launcher.focus();
+  }
+  function setLocale(code) {
+    code = clean(code, 35);
+    if (!code) return;
+    sset(K_LOCALE, code);
+    if (!S.booted) return;
+    loadStrings().then(function () {
+      applyStrings();
+      if (S.active) reconnectNow(); // new hello carries the new locale
+    });
+  }
+  function identify(info) {
+    info = info || {};
+    if ("name" in info) cfg.name = clean(info.name);
+    if ("email" in info) cfg.email = clean(info.email, 320);
+    if ("attributes" in info) cfg.attributes = info.attributes && typeof info.attributes === "object" ? info.attributes : null;
+    if (S.ws) reconnectNow(); // hello is the only frame that carries visitor details
+  }
+
+  // ---------------------------------------------------------------- boot
+  function boot() {
+    buildDom();
+    applyStrings();
+    if (S.openOnBoot) open();
+    if (S.session || S.pending.length) S.active = true;
+    loadStrings().then(function () {
+      applyStrings();
+      S.booted = true;
+      if (S.active) connect();
+    });
+    window.addEventListener("online", function () {
+      updateStatus();
+      if (S.active && (!S.ws || !S.ready)) reconnectNow();
+      else if (S.ws) probe();
+    });
+    window.addEventListener("offline", function () { updateStatus(); });
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState !== "visible") return;
+      markRead();
+      if (S.active && S.booted && (!S.ws || S.ws.readyState > 1)) reconnectNow();
+    });
+  }
+
+  window.Switchboard = {
+    version: VERSION,
+    open: function () { open(); },
+    close: function () { close(); },
+    toggle: function () { if (S.open) close(); else open(); },
+    setLocale: function (code) { setLocale(code); },
+    identify: function (info) { identify(info); },
+  };
+
+  if (document.body) boot();
+  else document.addEventListener("DOMContentLoaded", boot);
+})();

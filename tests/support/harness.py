@@ -1,0 +1,130 @@
+"""A running bridge wired to the loopback Slack emulator, on 127.0.0.1, for scenario tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp.test_utils import TestServer
+
+from bridge.app import BRIDGE, Bridge, build_app
+from bridge.config import Settings, SlackSettings
+from bridge.sandbox.slack import SlackEmulator
+from bridge.schema import upgrade
+
+SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+BOT_TOKEN = "xoxb-test-token"
+SUPPORT = "C0SUPPORT"
+
+
+@dataclass
+class Harness:
+    """The bridge server, the Slack emulator and helpers to act as a widget visitor."""
+
+    server: TestServer
+    slack: SlackEmulator
+    slack_server: TestServer
+    settings: Settings
+
+    @property
+    def bridge(self) -> Bridge:
+        return self.server.app[BRIDGE]
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}"
+
+    def url(self, path: str) -> str:
+        return str(self.server.make_url(path))
+
+    @asynccontextmanager
+    async def widget(self, **hello: Any) -> AsyncIterator[Widget]:
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(self.url("/widget/ws"), headers={"Origin": self.origin})
+            widget = Widget(ws)
+            await widget.send({"type": "hello", "session": None, "last_seen": 0, **hello})
+            widget.welcome = await widget.expect("welcome")
+            try:
+                yield widget
+            finally:
+                await ws.close()
+
+
+class Widget:
+    """A widget visitor's socket: send frames, wait for frames of a type."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.welcome: dict[str, Any] = {}
+        self.seen: list[dict[str, Any]] = []
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send_str(orjson.dumps(frame).decode())
+
+    async def expect(self, kind: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The next frame of type ``kind`` (earlier frames of other types are kept in ``seen``)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                msg = await self.ws.receive()
+                if msg.type is not aiohttp.WSMsgType.TEXT:
+                    raise AssertionError(f"socket ended while waiting for {kind}: {msg.type} {msg.data!r}")
+                frame = orjson.loads(msg.data)
+                self.seen.append(frame)
+                if frame["type"] == kind:
+                    return dict(frame)
+
+    async def say(self, text: str, client_id: str) -> dict[str, Any]:
+        await self.send({"type": "message", "client_id": client_id, "text": text})
+        return await self.expect("ack")
+
+
+def test_settings(database_url: str, slack_api_url: str, data_dir: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        allowed_origins=(),
+        slack=SlackSettings(
+            bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, support_channel=SUPPORT, api_url=slack_api_url
+        ),
+    )
+
+
+@asynccontextmanager
+async def running_slack() -> AsyncIterator[tuple[SlackEmulator, TestServer]]:
+    slack = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, support_channel=SUPPORT)
+    server = TestServer(slack.app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield slack, server
+    finally:
+        await server.close()
+
+
+@asynccontextmanager
+async def running_bridge(database_url: str, tmp_path: Path, slack: SlackEmulator, slack_server: TestServer) -> AsyncIterator[Harness]:
+    """Migrate, start the bridge on a free port, allow its own origin, point the emulator at it."""
+    await upgrade(database_url)
+    settings = test_settings(database_url, str(slack_server.make_url("/api/")), tmp_path)
+    port = _free_port()
+    settings = replace(settings, allowed_origins=(f"http://127.0.0.1:{port}",))
+    server = TestServer(build_app(settings), host="127.0.0.1", port=port)
+    await server.start_server()
+    slack.events_url = str(server.make_url("/slack/events"))
+    try:
+        yield Harness(server=server, slack=slack, slack_server=slack_server, settings=settings)
+    finally:
+        await server.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
