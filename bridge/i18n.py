@@ -122,12 +122,12 @@ def _placeholder_problem(translation: str, allowed: set[str], required: set[str]
         found = placeholder_names(translation)
     except ValueError as exc:
         return f"invalid placeholder {exc} (only plain {{name}} fields are allowed; write {{{{ for a brace)"
-    for name in sorted(found - allowed):
-        close = difflib.get_close_matches(name, sorted(allowed), n=1)
+    if unknown := sorted(found - allowed):
+        close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
         hint = f" (did you mean {{{close[0]}}}?)" if close else ""
-        return f"unknown placeholder {{{name}}}{hint}"
-    for name in sorted(required - found):
-        return f"placeholder {{{name}}} is missing"
+        return f"unknown placeholder {{{unknown[0]}}}{hint}"
+    if missing := sorted(required - found):
+        return f"placeholder {{{missing[0]}}} is missing"
     return None
 
 
@@ -325,10 +325,7 @@ def _message_problems(message: Message, catalog: Catalog) -> Iterable[str]:
     if message.pluralizable:
         filled = sum(1 for form in forms if form)
         if filled < catalog.num_plurals:
-            yield (
-                f"only {filled} of {catalog.num_plurals} plural forms are translated for {_short(message.id)} "
-                f"({catalog.locale_identifier} needs {catalog.num_plurals})"
-            )
+            yield f"only {filled} of {catalog.num_plurals} plural forms are translated for {_short(message.id)}"
     try:
         allowed, required = _placeholder_sets(message.id)
     except ValueError as exc:
@@ -339,6 +336,12 @@ def _message_problems(message: Message, catalog: Catalog) -> Iterable[str]:
         if problem:
             where = f"msgstr[{index}]" if message.pluralizable else "msgstr"
             yield f"{where} of {_short(message.id)}: {problem}"
+
+
+def _syntax_problem(error: PoFileError) -> str:
+    message = str(error.args[0]).rsplit(" on ", 1)[0]  # Babel appends " on <0-based line>"
+    line = str(error.line).strip()
+    return f"invalid .po syntax: {message}" + (f": {line[:60]!r}" if line else "")
 
 
 def _plural_header_line(path: Path) -> int:
@@ -355,8 +358,8 @@ def check_po_file(path: Path, template: Catalog | None = None) -> list[CatalogPr
     """Check one .po file (see `check_catalog`), plus entries of `template` (its .pot) that are absent."""
     try:
         catalog = read_catalog(path)
-    except PoFileError as exc:
-        return [CatalogProblem(path, exc.lineno, f"invalid .po syntax: {exc.args[0].rsplit(' on ', 1)[0]}")]
+    except PoFileError as exc:  # its lineno counts from 0, Message.lineno from 1
+        return [CatalogProblem(path, exc.lineno + 1, _syntax_problem(exc))]
     except (OSError, UnicodeDecodeError, ValueError, UnknownLocaleError) as exc:
         return [CatalogProblem(path, 1, f"cannot read catalog: {exc}")]
     problems = check_catalog(catalog, path, header_line=_plural_header_line(path))
@@ -431,8 +434,8 @@ class Catalogs:
 
     Nothing here raises on a bad catalog: a broken file or entry falls back to `default_locale` (then to the
     English source), and each problem is logged once as a warning on the `switchboard.i18n` logger.
-    Safe to share between threads; the only I/O is a `stat` per file at most every `reload_interval` seconds,
-    plus a re-read when a file changed.
+    Safe to share between threads; the only I/O is a `stat` per file at most every `reload_interval` seconds
+    (0: on every call, `math.inf`: never), plus a re-read when a file changed. Call `preload()` at startup.
     """
 
     def __init__(
@@ -552,6 +555,13 @@ class Catalogs:
         """Format a number with the locale's separators, e.g. 1234.5 -> "1.234,5" in tr."""
         return format_decimal(value, locale=self._babel_locale(locale))
 
+    def preload(self) -> None:
+        """Read every catalog now (e.g. at startup, in a thread) so no customer waits for a first parse."""
+        for locale in self.available:
+            for domain in DOMAINS:
+                self._file(locale, domain)
+        self._file(None, CANNED_DOMAIN)
+
     # -- internals ------------------------------------------------------------------------------------------
 
     def _babel_locale(self, locale: str) -> Locale:
@@ -623,10 +633,10 @@ class Catalogs:
         except PoFileError as exc:
             self._warn_once(
                 (str(entry.path), str(stamp)),
-                "%s:%d: invalid .po syntax (%s); using the %s text for this file",
+                "%s:%d: %s; using the %s text for this file",
                 entry.path,
-                exc.lineno,
-                exc.args[0].rsplit(" on ", 1)[0],
+                exc.lineno + 1,
+                _syntax_problem(exc),
                 self.default_locale,
             )
             return

@@ -86,6 +86,13 @@ def _run_babel(command: type[CommandMixin], **options: object) -> int:
     return instance.run() or 0
 
 
+def _po_files(locales: Path) -> list[Path]:
+    paths = find_po_files(locales)
+    if not paths:
+        raise FileNotFoundError(f"no catalogs found in {locales} (expected <language>/LC_MESSAGES/*.po)")
+    return paths
+
+
 def _template(locales: Path, domain: str) -> Path:
     path = locales / f"{domain}.pot"
     if not path.is_file():
@@ -153,10 +160,7 @@ def _compile(args: argparse.Namespace) -> int:
 
 @_one_line_errors
 def _check(args: argparse.Namespace) -> int:
-    paths = find_po_files(args.locales)
-    if not paths:
-        print(f"error: no catalogs found in {args.locales}", file=sys.stderr)
-        return 2
+    paths = _po_files(args.locales)
     templates = {}
     for domain in DOMAINS:
         pot = args.locales / f"{domain}.pot"
@@ -195,7 +199,7 @@ def _stats(args: argparse.Namespace) -> int:
         pot = args.locales / f"{domain}.pot"
         totals[domain] = len(read_catalog(pot)) if pot.is_file() else None
     rows = [("language", "name", *DOMAINS)]
-    for locale in sorted({locale_of_po_file(path) or "?" for path in find_po_files(args.locales)}):
+    for locale in sorted({locale_of_po_file(path) or "?" for path in _po_files(args.locales)}):
         folder = args.locales / locale / "LC_MESSAGES"
         cells = [
             _completion(folder / f"{domain}.po", totals[domain]) if (folder / f"{domain}.po").is_file() else "-"

@@ -8,6 +8,7 @@ import copy
 import json
 import logging
 import mimetypes
+import re
 import secrets
 import string
 import time
@@ -37,6 +38,7 @@ MAX_TEXT = 40_000
 MAX_BLOCKS = 50
 TRIGGER_TTL = 3.0
 LONG_POLL_SECONDS = 20.0
+URL_RE = re.compile(r"\bhttps?://[^\s<>&|]*[^\s<>&|.,;:!?)\]'\"]")
 
 Handler = Callable[[dict[str, Any], web.Request], Awaitable[dict[str, Any]]]
 
@@ -62,6 +64,7 @@ class Delivery:
     status: int | None
     body: str
     elapsed: float
+    at: float
 
 
 @dataclass
@@ -118,6 +121,12 @@ class _Store:
 def slack_json(data: Any) -> bytes:
     """Serialize compactly the way Slack does on the wire: UTF-8, and ``/`` escaped as ``\\/``."""
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("/", "\\/").encode()
+
+
+def typed_to_wire(typed: str) -> str:
+    """What Slack puts in ``text`` for what a human typed: ``& < >`` escaped, bare URLs wrapped in ``<...>``."""
+    escaped = typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return URL_RE.sub(lambda m: f"<{m.group(0)}>", escaped)
 
 
 def _random_id(prefix: str, length: int = 10) -> str:
@@ -280,6 +289,7 @@ class SlackEmulator:
         self.app.router.add_get("/ui/state", self._ui_state)
         self.app.router.add_post("/ui/reply", self._ui_reply)
         self.app.router.add_post("/ui/action", self._ui_action)
+        self.app.router.add_post("/ui/view", self._ui_view)
         self.app.on_cleanup.append(self._on_cleanup)
 
     # ------------------------------------------------------------------ serving
@@ -404,10 +414,12 @@ class SlackEmulator:
             self._changed = None
 
     def _channel(self, params: dict[str, Any], key: str = "channel") -> str:
-        channel = params.get(key)
-        if not channel or channel not in self.channels:
-            raise SlackEmulatorError("channel_not_found")
-        return str(channel)
+        """Resolve a channel id, ``name`` or ``#name`` to the channel id (channel_not_found otherwise)."""
+        wanted = str(params.get(key) or "")
+        for channel_id, info in self.channels.items():
+            if wanted in (channel_id, info["name"], f"#{info['name']}"):
+                return channel_id
+        raise SlackEmulatorError("channel_not_found")
 
     def _message(self, channel: str, ts: Any) -> dict[str, Any]:
         message = self._store.get(channel, str(ts or ""))
@@ -749,6 +761,7 @@ class SlackEmulator:
     def _new_view(self, spec: Any, *, user: str, view_id: str | None = None) -> dict[str, Any]:
         if not isinstance(spec, dict) or "type" not in spec:
             raise SlackEmulatorError("invalid_arguments")
+        spec = {**spec, "blocks": [{"block_id": _random_id("", 5), **b} for b in spec.get("blocks") or []]}
         view = {
             "id": view_id or _random_id("V"),
             "team_id": self.team_id,
@@ -972,7 +985,9 @@ class SlackEmulator:
             status, text, headers = await self._post(body, content_type, extra)
             return status, text, headers
         finally:
-            self.deliveries.append(Delivery(kind, event_id, retry, reason, status, text, time.monotonic() - started))
+            self.deliveries.append(
+                Delivery(kind, event_id, retry, reason, status, text, time.monotonic() - started, started)
+            )
 
     async def post_event(
         self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None
@@ -1115,13 +1130,15 @@ class SlackEmulator:
 
     # ------------------------------------------------------------------ what agents do
 
-    def _agent_message(self, text: str, *, thread_ts: str, user: str, channel: str) -> dict[str, Any]:
+    def _agent_message(
+        self, text: str, *, thread_ts: str, user: str, channel: str, raw: bool = False
+    ) -> dict[str, Any]:
         message: dict[str, Any] = {
             "user": user,
             "type": "message",
             "ts": self._next_ts(),
             "client_msg_id": str(uuid.uuid4()),
-            "text": text,
+            "text": text if raw else typed_to_wire(text),
             "team": self.team_id,
             "thread_ts": thread_ts,
             "blocks": [
@@ -1135,11 +1152,22 @@ class SlackEmulator:
         return self._store_message(channel, message)
 
     async def agent_says(
-        self, text: str, *, thread_ts: str, user: str = "U0AGENT1", channel: str | None = None, copies: int = 1
+        self,
+        text: str,
+        *,
+        thread_ts: str,
+        user: str = "U0AGENT1",
+        channel: str | None = None,
+        copies: int = 1,
+        raw: bool = False,
     ) -> dict[str, Any]:
-        """A human agent replies in a thread: record it, then deliver the ``message`` event (with Slack retries)."""
+        """A human agent replies in a thread: record it, then deliver the ``message`` event (with Slack retries).
+
+        ``text`` is what the agent typed; like Slack, the event carries it with ``& < >`` escaped and bare URLs
+        wrapped (``raw=True`` sends ``text`` verbatim, e.g. to include ``<@U...>`` mentions).
+        """
         channel = channel or self.support_channel
-        message = self._agent_message(text, thread_ts=thread_ts, user=user, channel=channel)
+        message = self._agent_message(text, thread_ts=thread_ts, user=user, channel=channel, raw=raw)
         event = self._message_event(channel, message)
         await self._deliver_copies(self._envelope(event), copies)
         return event
@@ -1260,6 +1288,58 @@ class SlackEmulator:
             self.block_actions_payload(message_ts, action_id, user=user, channel=channel, value=value)
         )
 
+    def view_submission_payload(
+        self, view_id: str, values: dict[str, dict[str, str]], *, user: str = "U0AGENT1"
+    ) -> dict[str, Any]:
+        """The view_submission payload for an open view; ``values`` maps block_id -> action_id -> value."""
+        view = self.views[view_id]
+        user_info = self.users[user]
+        return {
+            "type": "view_submission",
+            "team": {"id": self.team_id, "domain": TEAM_DOMAIN},
+            "user": {"id": user, "username": user_info["name"], "name": user_info["name"], "team_id": self.team_id},
+            "api_app_id": API_APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "trigger_id": self._new_trigger(user, None),
+            "view": {**self._public(view), "state": {"values": self._view_state(view, values)}},
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+
+    @staticmethod
+    def _view_state(view: dict[str, Any], values: dict[str, dict[str, str]]) -> dict[str, Any]:
+        """Typed state values like Slack builds them from the view's input elements."""
+        state: dict[str, Any] = {}
+        for block in view.get("blocks") or []:
+            element = block.get("element") or {}
+            if block.get("type") != "input" or "action_id" not in element:
+                continue
+            value = values.get(block.get("block_id", ""), {}).get(element["action_id"])
+            if element.get("type") == "static_select":
+                option = next((o for o in element.get("options", []) if o.get("value") == value), None)
+                entry: dict[str, Any] = {"type": "static_select", "selected_option": option}
+            else:
+                entry = {"type": element.get("type", "plain_text_input"), "value": value}
+            state.setdefault(block.get("block_id", ""), {})[element["action_id"]] = entry
+        return state
+
+    async def submit_view(
+        self, view_id: str, values: dict[str, dict[str, str]], *, user: str = "U0AGENT1"
+    ) -> tuple[int, str]:
+        """Submit a modal: signed view_submission; the view closes unless the app answers errors/update/push."""
+        status, text = await self.post_interaction(self.view_submission_payload(view_id, values, user=user))
+        answer: dict[str, Any] = {}
+        with contextlib.suppress(ValueError):
+            answer = json.loads(text) if text else {}
+        action = answer.get("response_action") if isinstance(answer, dict) else None
+        if 200 <= status < 300 and action not in ("errors", "update", "push"):
+            self.views[view_id]["_closed"] = True
+        elif action == "update" and isinstance(answer.get("view"), dict):
+            self._new_view(answer["view"], user=user, view_id=view_id)
+        self._touch()
+        return status, text
+
     # ------------------------------------------------------------------ agent page (demo UI)
 
     async def _ui_index(self, request: web.Request) -> web.Response:
@@ -1303,10 +1383,15 @@ class SlackEmulator:
             "messages": roots,
             "threads": {m["ts"]: [self._public(r) for r in self._thread_raw(channel, m["ts"])] for m in roots},
             "ephemerals": [dict(e) for e in self.ephemerals if e["channel"] == channel],
+            "modals": [
+                {**self._public(v), "user": v["_user"]}
+                for v in self.views.values()
+                if v.get("type") == "modal" and not v.get("_closed")
+            ],
             "events_url": self.events_url,
         }
 
-    async def _ui_json(self, request: web.Request, *keys: str) -> dict[str, str]:
+    async def _ui_json(self, request: web.Request, *keys: str) -> dict[str, Any]:
         try:
             data = await request.json()
         except ValueError:
@@ -1345,6 +1430,19 @@ class SlackEmulator:
             return web.json_response({"ok": False, "error": "events_url not set"}, status=503)
         status, _ = await self.post_interaction(payload)
         return web.json_response({"ok": 200 <= status < 300, "status": status})
+
+    async def _ui_view(self, request: web.Request) -> web.Response:
+        data = await self._ui_json(request, "view_id", "user")
+        view = self.views.get(data["view_id"])
+        if view is None or view.get("_closed"):
+            raise web.HTTPNotFound(text="no such view")
+        if data.get("cancel"):
+            view["_closed"] = True
+            self._touch()
+            return web.json_response({"ok": True})
+        values = data.get("values") if isinstance(data.get("values"), dict) else {}
+        status, text = await self.submit_view(data["view_id"], values, user=data["user"])
+        return web.json_response({"ok": 200 <= status < 300, "status": status, "answer": text})
 
 
 async def _serve(port: int, signing_secret: str, events_url: str | None) -> None:

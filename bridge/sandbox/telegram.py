@@ -214,7 +214,10 @@ class _Params:
         uploads: dict[str, Upload] = {}
         ctype = request.content_type
         if ctype == "application/json" and request.can_read_body:
-            body = orjson.loads(await request.read() or b"{}")
+            try:
+                body = orjson.loads(await request.read() or b"{}")
+            except orjson.JSONDecodeError:
+                raise _bad_request("can't parse JSON request body") from None
             if not isinstance(body, dict):
                 raise _bad_request("JSON object expected")
             values.update(body)
@@ -280,6 +283,9 @@ class _Params:
 
 class TelegramEmulator:
     """A Bot API server on loopback plus the customers' side of each chat.
+
+    Deliberate deviations from api.telegram.org: webhooks may be plain ``http://`` on any port
+    and a webhook's 2xx response body is not executed as a method call.
 
     Serve ``.app`` with an ``AppRunner``; point PTB at ``http://host:port/bot`` and
     ``http://host:port/file/bot``. Updates created by ``user_*`` are delivered by ``getUpdates``
@@ -761,9 +767,7 @@ class TelegramEmulator:
     async def _send_message(self, params: _Params) -> object:
         chat = self._sendable_chat(params, "sendMessage")
         text = self._checked_text(params.required("text"), params.text("parse_mode"), MAX_TEXT, "message")
-        markup = _reply_markup(params)
-        content: Json = {"text": text, **({"reply_markup": markup} if markup else {})}
-        return self._bot_sends(chat, "sendMessage", params, content)
+        return self._bot_sends(chat, "sendMessage", params, {"text": text})
 
     async def _send_photo(self, params: _Params) -> object:
         chat = self._sendable_chat(params, "sendPhoto")
@@ -801,9 +805,9 @@ class TelegramEmulator:
         caption = params.text("caption")
         if stored is not None and caption:
             content["caption"] = self._checked_text(caption, params.text("parse_mode"), MAX_CAPTION, "caption")
-            markup = _reply_markup(params)
-            if markup:
-                content["reply_markup"] = markup
+        markup = _reply_markup(params)
+        if markup:
+            content["reply_markup"] = markup
         message = self._new_message(chat, self.bot_user, content)
         self._record(method, chat.id, message, params, stored)
         return message

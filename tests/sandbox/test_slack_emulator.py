@@ -19,7 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from yarl import URL
 
-from bridge.sandbox.slack import SlackEmulator
+from bridge.sandbox.slack import SlackEmulator, typed_to_wire
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-sandbox"
@@ -135,6 +135,11 @@ async def test_thread_round_trip(emulator: SlackEmulator, client: AsyncWebClient
     assert emulator.calls_to("chat.postMessage")[0].params["blocks"] == ROOT_BLOCKS
 
 
+async def test_channel_name_resolves_to_id(client: AsyncWebClient) -> None:
+    resp = await client.chat_postMessage(channel="#support", text="by name")
+    assert resp["channel"] == "C0SUPPORT"
+
+
 async def test_unknown_channel_and_thread(client: AsyncWebClient) -> None:
     with pytest.raises(SlackApiError) as exc:
         await client.chat_postMessage(channel="C0NOPE", text="x")
@@ -239,10 +244,12 @@ def collector(app: AsyncApp) -> list[dict[str, Any]]:
 async def test_agent_reply_reaches_bolt(emulator: SlackEmulator, client: AsyncWebClient, bolt: AsyncApp) -> None:
     seen = collector(bolt)
     root = await client.chat_postMessage(channel="C0SUPPORT", text="root")
-    event = await emulator.agent_says("Hi there & welcome", thread_ts=root["ts"], user="U0AGENT2")
+    event = await emulator.agent_says("Hi & <b>see https://x.example/a?b=1.</b>", thread_ts=root["ts"], user="U0AGENT2")
     await emulator.wait_for(lambda: len(seen) == 1)
     got = seen[0]
-    assert got["text"] == "Hi there & welcome" and got["user"] == "U0AGENT2"
+    assert got["text"] == "Hi &amp; &lt;b&gt;see <https://x.example/a?b=1>.&lt;/b&gt;"
+    assert got["blocks"][0]["elements"][0]["elements"][0]["text"] == "Hi & <b>see https://x.example/a?b=1.</b>"
+    assert got["user"] == "U0AGENT2"
     assert got["thread_ts"] == root["ts"] and got["parent_user_id"] == "U0BOT"
     assert got["ts"] == event["ts"] and got["client_msg_id"] and got["channel_type"] == "channel"
     assert [m["ts"] for m in emulator.thread(root["ts"])] == [event["ts"]]
@@ -271,8 +278,10 @@ async def test_slack_style_duplicate_deliveries(
     await emulator.wait_for(lambda: len(seen) == 3)
     assert sorted(s["_retry"] or "0" for s in seen) == ["0", "1", "2"]
     assert len({s["ts"] for s in seen}) == 1
-    attempts = [d for d in emulator.deliveries if d.event_id == emulator.deliveries[-1].event_id]
-    assert len({d.event_id for d in attempts}) == 1 and len(attempts) == 3
+    last_id = emulator.deliveries[-1].event_id
+    attempts = sorted((d for d in emulator.deliveries if d.event_id == last_id), key=lambda d: d.at)
+    assert sorted(d.retry_num for d in attempts) == [0, 1, 2]
+    assert attempts[1].at - attempts[0].at < 0.010
 
 
 async def test_wrong_signing_secret_gets_401(emulator: SlackEmulator, bolt: AsyncApp) -> None:
@@ -298,6 +307,46 @@ async def test_non_2xx_is_retried_like_slack(emulator: SlackEmulator, client: As
     await emulator.agent_says("x", thread_ts=root["ts"])
     assert received == [(None, None), ("1", "http_error"), ("2", "http_error")]
     await server.close()
+
+
+async def test_slow_ack_gets_http_timeout_retry_while_in_flight(emulator: SlackEmulator) -> None:
+    arrivals: list[tuple[float, str | None, str | None]] = []
+
+    async def slow_first(request: web.Request) -> web.Response:
+        arrivals.append(
+            (time.monotonic(), request.headers.get("X-Slack-Retry-Num"), request.headers.get("X-Slack-Retry-Reason"))
+        )
+        if len(arrivals) == 1:
+            await asyncio.sleep(0.3)
+        return web.Response(status=200)
+
+    server = await serve_route(slow_first)
+    emulator.events_url = str(server.make_url("/events"))
+    emulator.ack_timeout = 0.05
+    root = await client_post_root(emulator)
+    await emulator.agent_says("slow", thread_ts=root)
+    assert [a[1:] for a in arrivals] == [(None, None), ("1", "http_timeout")]
+    assert arrivals[1][0] - arrivals[0][0] < 0.25
+    await emulator.drain()
+    await server.close()
+
+
+async def client_post_root(emulator: SlackEmulator) -> str:
+    emulator.echo_bot_messages = False
+    client = AsyncWebClient(token=TOKEN, base_url=emulator.api_url)
+    return str((await client.chat_postMessage(channel="C0SUPPORT", text="root"))["ts"])
+
+
+@pytest.mark.parametrize(
+    ("typed", "wire"),
+    [
+        ("a & b", "a &amp; b"),
+        ("<@U0BOT> 1 < 2 > 0", "&lt;@U0BOT&gt; 1 &lt; 2 &gt; 0"),
+        ("see https://ex.example/p?q=1, ok", "see <https://ex.example/p?q=1>, ok"),
+    ],
+)
+def test_typed_text_is_escaped_like_slack(typed: str, wire: str) -> None:
+    assert typed_to_wire(typed) == wire
 
 
 async def serve_route(handler: Callable[[web.Request], Awaitable[web.Response]]) -> TestServer:
@@ -328,17 +377,38 @@ async def test_event_envelope_and_wire_bytes(emulator: SlackEmulator) -> None:
     assert {"token", "team_id", "api_app_id", "event_time", "event_context", "is_ext_shared_channel"} <= set(envelope)
 
 
-async def test_button_click_and_modal(emulator: SlackEmulator, client: AsyncWebClient, bolt: AsyncApp) -> None:
+MODAL = {
+    "type": "modal",
+    "callback_id": "note",
+    "title": {"type": "plain_text", "text": "Add note"},
+    "submit": {"type": "plain_text", "text": "Save"},
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "n",
+            "label": {"type": "plain_text", "text": "Note"},
+            "element": {"type": "plain_text_input", "action_id": "text"},
+        }
+    ],
+}
+
+
+async def test_button_click_opens_modal_and_submit(
+    emulator: SlackEmulator, client: AsyncWebClient, bolt: AsyncApp
+) -> None:
     clicked: list[dict[str, Any]] = []
+    submitted: list[dict[str, Any]] = []
 
     @bolt.action("claim")
     async def on_claim(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         clicked.append(body)
-        await client.views_open(
-            trigger_id=body["trigger_id"],
-            view={"type": "modal", "title": {"type": "plain_text", "text": "Hi"}, "blocks": []},
-        )
+        await client.views_open(trigger_id=body["trigger_id"], view=MODAL)
+
+    @bolt.view("note")
+    async def on_note(ack: Any, view: dict[str, Any]) -> None:
+        submitted.append(view["state"]["values"])
+        await ack()
 
     root = await client.chat_postMessage(channel="C0SUPPORT", text="root", blocks=ROOT_BLOCKS)
     status, _ = await emulator.click_button(root["ts"], "claim", user="U0AGENT2")
@@ -347,8 +417,17 @@ async def test_button_click_and_modal(emulator: SlackEmulator, client: AsyncWebC
     action = clicked[0]["actions"][0]
     assert (action["action_id"], action["block_id"], action["value"]) == ("claim", "conv", "c1")
     assert clicked[0]["user"]["id"] == "U0AGENT2" and clicked[0]["container"]["message_ts"] == root["ts"]
+    [view_id] = emulator.views
+    assert emulator.ui_state()["modals"][0]["user"] == "U0AGENT2"
+    status, _ = await emulator.submit_view(view_id, {"n": {"text": "VIP customer"}}, user="U0AGENT2")
+    assert status == 200
+    assert submitted == [{"n": {"text": {"type": "plain_text_input", "value": "VIP customer"}}}]
+    assert emulator.ui_state()["modals"] == []
+
+
+async def test_views_open_needs_a_fresh_trigger(client: AsyncWebClient) -> None:
     with pytest.raises(SlackApiError) as exc:
-        await client.views_open(trigger_id="123.456.abc", view={"type": "modal"})
+        await client.views_open(trigger_id="123.456.abc", view=MODAL)
     assert exc.value.response["error"] == "invalid_trigger_id"
 
 
@@ -387,14 +466,14 @@ async def test_ui_page_and_reply(emulator: SlackEmulator, client: AsyncWebClient
         async with session.get(base) as page:
             assert page.status == 200 and "Switchboard Sandbox" in await page.text()
             assert "script-src" not in page.headers["Content-Security-Policy"]
-        reply = {"thread_ts": root["ts"], "user": "U0AGENT1", "text": "<script>x</script>"}
+        reply = {"thread_ts": root["ts"], "user": "U0AGENT1", "text": "<script>x</script>"}  # as typed
         async with session.post(base.with_path("/ui/reply"), json=reply) as resp:
             assert (await resp.json())["ok"] is True
         async with session.get(base.with_path("/ui/state"), params={"since": "-1"}) as resp:
             state = await resp.json()
     await emulator.wait_for(lambda: len(seen) == 1)
-    assert seen[0]["text"] == "<script>x</script>"
-    assert state["threads"][root["ts"]][0]["text"] == "<script>x</script>"
+    assert seen[0]["text"] == "&lt;script&gt;x&lt;/script&gt;"
+    assert state["threads"][root["ts"]][0]["text"] == "&lt;script&gt;x&lt;/script&gt;"
     assert state["version"] == emulator.version and state["users"]["U0AGENT1"]["name"] == "Alex Agent"
 
 

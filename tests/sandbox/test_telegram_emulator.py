@@ -200,10 +200,11 @@ async def test_long_poll_is_held_until_timeout(bot: Bot) -> None:
     assert time.monotonic() - started >= 0.9
 
 
-async def test_overlapping_pollers_conflict(bot: Bot) -> None:
+async def test_overlapping_pollers_conflict(bot: Bot, base_url: str) -> None:
     first = asyncio.create_task(bot.get_updates(timeout=10))
     await asyncio.sleep(0.05)
-    assert await bot.get_updates(timeout=0) == ()
+    async with build_app(base_url) as second_instance:
+        assert await second_instance.bot.get_updates(timeout=0) == ()
     with pytest.raises(Conflict, match="terminated by other getUpdates request"):
         await first
 
@@ -298,7 +299,10 @@ async def test_webhook_delivery_retries_in_order_with_secret(
     emulator.user_sends(CHAT + 1, "other chat")
     await emulator.wait_for(lambda: len(target.received) == 3)
     texts = [(secret, body["message"]["text"]) for secret, body in target.received]  # type: ignore[index]
-    assert [t for t in texts if "webhook" in t[1]] == [("s3cret-token", "before webhook"), ("s3cret-token", "after webhook")]
+    assert [t for t in texts if "webhook" in t[1]] == [
+        ("s3cret-token", "before webhook"),
+        ("s3cret-token", "after webhook"),
+    ]
     assert [attempt.status for attempt in emulator.webhook_attempts].count(500) == 1
     info = await bot.get_webhook_info()
     assert (info.url, info.pending_update_count) == (url, 0)

@@ -32,7 +32,7 @@ function mediaNode(msg) {
     const link = el("a", "file");
     link.href = "/ui/files/" + encodeURIComponent(file.file_id);
     link.target = "_blank";
-    link.append(el("span", "file-icon", msg.voice ? "\u{1F3A4}" : "\u{1F4C4}"));
+    link.append(el("span", "file-icon", msg.voice ? "\u266A" : "\u2193"));
     const label = el("span");
     label.append(el("div", "file-name", msg.voice ? "Voice message" : file.file_name || "file"));
     label.append(el("div", "chat-meta", Math.max(1, Math.round((file.file_size || 0) / 1024)) + " KB"));
@@ -179,7 +179,7 @@ async function send(event) {
 function showAttachment() {
   const file = $("file").files[0];
   $("attachment").hidden = !file;
-  $("attachment").textContent = file ? "\u{1F4CE} " + file.name : "";
+  $("attachment").textContent = file ? "Attached: " + file.name : "";
 }
 
 $("profile").addEventListener("submit", (event) => {

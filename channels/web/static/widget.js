@@ -2,7 +2,8 @@
  *
  * Embed with one tag:
  *   <script src="https://bridge.example/widget.js" async data-locale="tr" data-name="Ayşe"
- *           data-email="a@example.com" data-attributes='{"account_id":"42"}' data-color="#0a7"></script>
+ *           data-email="a@example.com" data-attributes='{"account_id":"42"}' data-color="#0a7"
+ *           data-theme="light|dark|auto"></script>
  *
  * Public API: window.Switchboard.open() / close() / toggle() / setLocale(code) / identify({name,email,attributes})
  * Wire protocol: docs/widget-protocol.md. Security rules kept here: all message text goes through
@@ -103,6 +104,7 @@
     email: clean(ds.email, 320),
     attributes: parseObject(ds.attributes),
     color: clean(ds.color, 64),
+    theme: /^(light|dark|auto)$/.test(ds.theme || "") ? ds.theme : "light",
   };
 
   // ---------------------------------------------------------------- state
@@ -130,6 +132,7 @@
     inflight: [], // client_ids sent on this socket and not yet acked, oldest first
     readUpTo: parseInt(sget(K_READ) || "0", 10) || 0,
     rows: {}, // row key -> element
+    atBottom: true,
     fresh: {}, // row keys to animate when first rendered
   };
 
@@ -216,7 +219,7 @@
     shadow = host.attachShadow({ mode: "open" });
 
     var link = el("link", { rel: "stylesheet", href: BASE + "/widget.css" + scriptUrl.search });
-    ui.root = el("div", { class: "sb-root", hidden: true, "data-conn": "idle" });
+    ui.root = el("div", { class: "sb-root", hidden: true, "data-conn": "idle", "data-theme": cfg.theme });
     var reveal = function () { ui.root.hidden = false; };
     link.addEventListener("load", reveal);
     link.addEventListener("error", reveal);
@@ -226,7 +229,8 @@
     ui.status = el("p", { class: "sb-status", role: "status" }, [el("span", { class: "sb-dot", "aria-hidden": "true" }), ui.statusText]);
     ui.langLabel = el("span", { class: "sb-sr", id: "sb-lang-label" });
     ui.langSelect = el("select", { class: "sb-lang-select", "aria-labelledby": "sb-lang-label" });
-    ui.lang = el("label", { class: "sb-lang", hidden: true }, [ui.langLabel, icon("globe", "sb-lang-globe"), ui.langSelect, icon("chevron", "sb-lang-caret")]);
+    ui.langCode = el("span", { class: "sb-lang-code", "aria-hidden": "true" });
+    ui.lang = el("label", { class: "sb-lang", hidden: true }, [ui.langLabel, icon("globe", "sb-lang-globe"), ui.langCode, icon("chevron", "sb-lang-caret"), ui.langSelect]);
     ui.closeBtn = el("button", { type: "button", class: "sb-close" }, [icon("close")]);
     var header = el("div", { class: "sb-header" }, [
       el("div", { class: "sb-team", "aria-hidden": "true" }, [icon("team")]),
@@ -271,8 +275,8 @@
 
     ui.launcher.addEventListener("click", function () { if (S.open) close(); else open(); });
     ui.closeBtn.addEventListener("click", function () { close(); });
-    ui.panel.addEventListener("keydown", function (e) {
-      if (e.key === "Escape" && !e.defaultPrevented) { e.preventDefault(); close(); }
+    ui.root.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && S.open && !e.defaultPrevented) { e.preventDefault(); close(); ui.launcher.focus(); }
     });
     ui.form.addEventListener("submit", function (e) { e.preventDefault(); submit(); });
     ui.input.addEventListener("keydown", function (e) {
@@ -283,7 +287,12 @@
     });
     ui.input.addEventListener("input", onInput);
     ui.langSelect.addEventListener("change", function () { setLocale(ui.langSelect.value); });
-    ui.list.addEventListener("scroll", function () { if (nearBottom()) hideJump(); });
+    ui.list.addEventListener("scroll", function () {
+      S.atBottom = nearBottom();
+      if (S.atBottom) hideJump();
+    });
+    // keep the newest message in view when the composer grows or the on-screen keyboard shrinks the panel
+    if (window.ResizeObserver) new ResizeObserver(function () { if (S.atBottom) scrollToBottom(); }).observe(ui.list);
     ui.jump.addEventListener("click", function () { scrollToBottom(); hideJump(); ui.input.focus(); });
 
     document.body.appendChild(host);
@@ -399,6 +408,7 @@
       ui.langSelect.appendChild(o);
     });
     if (current) ui.langSelect.value = current;
+    ui.langCode.textContent = String(current || S.locale).split(/[-_]/)[0].toUpperCase();
     ui.lang.hidden = S.languages.length < 2;
 
     updateStatus();
