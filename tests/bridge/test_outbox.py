@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -38,9 +38,10 @@ async def _statuses(store: Store) -> dict[str, int]:
     return {row[0]: row[1] for row in rows}
 
 
-async def _until(predicate: object, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await predicate():  # type: ignore[operator]
+async def _until(predicate: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    """Poll the database-backed ``predicate`` (there is no event to wait on across the outbox task)."""
+    async with asyncio.timeout(within):
+        while not await predicate():  # noqa: ASYNC110
             await asyncio.sleep(0.02)
 
 

@@ -67,7 +67,7 @@ class Widget:
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_str(orjson.dumps(frame).decode())
 
-    async def expect(self, kind: str, timeout: float = 10.0) -> dict[str, Any]:
+    async def expect(self, kind: str, timeout: float = 10.0) -> dict[str, Any]:  # noqa: ASYNC109
         """The next frame of type ``kind`` (earlier frames of other types are kept in ``seen``)."""
         async with asyncio.timeout(timeout):
             while True:
@@ -107,7 +107,9 @@ async def running_slack() -> AsyncIterator[tuple[SlackEmulator, TestServer]]:
 
 
 @asynccontextmanager
-async def running_bridge(database_url: str, tmp_path: Path, slack: SlackEmulator, slack_server: TestServer) -> AsyncIterator[Harness]:
+async def running_bridge(
+    database_url: str, tmp_path: Path, slack: SlackEmulator, slack_server: TestServer
+) -> AsyncIterator[Harness]:
     """Migrate, start the bridge on a free port, allow its own origin, point the emulator at it."""
     await upgrade(database_url)
     settings = test_settings(database_url, str(slack_server.make_url("/api/")), tmp_path)

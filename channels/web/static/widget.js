@@ -835,6 +835,7 @@
   function handleError(code) {
     if (code === "bad_session") {
       // the token is unknown or expired: forget it and the conversation shown with it
+      var had = !!S.session;
       S.session = null;
       sset(K_SESSION, null);
       S.byId = {};
@@ -843,10 +844,11 @@
       sset(K_READ, null);
       renderList(false);
       updateBadge();
-      reconnectNow();
+      if (had) reconnectNow();
+      else { dropSocket(); scheduleReconnect(); } // never spin on a misbehaving server
       return;
     }
-    if (code === "not_authenticated") { reconnectNow(); return; }
+    if (code === "not_authenticated") { dropSocket(); scheduleReconnect(); return; }
     if (code === "too_long" || code === "bad_frame" || code === "bad_json" || code === "rate_limited") {
       var cid = S.inflight.shift();
       if (!cid) return;
