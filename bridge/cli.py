@@ -140,7 +140,7 @@ def _demo(args: argparse.Namespace) -> int:
             support_channel=DEMO_CHANNEL,
             events_url=f"http://127.0.0.1:{port}/slack/events",
         )
-        page = _demo_page(slack_url=f"http://127.0.0.1:{slack_port}/")
+        page = demo_page(slack_url=f"http://127.0.0.1:{slack_port}/")
         bridge_app = build_app(replace(settings), demo_page=page)
         apps = [(slack.app, "127.0.0.1", slack_port), (bridge_app, "127.0.0.1", port)]
         await _guard_start(serve(apps, lambda: _demo_ready(port, slack_port, data_dir)), port)
@@ -159,9 +159,10 @@ def _demo_ready(port: int, slack_port: int, data_dir: Path) -> None:
     )
 
 
-def _demo_page(*, slack_url: str, telegram_url: str = "") -> str:
+def demo_page(*, slack_url: str, telegram_url: str = "") -> str:
     page = (STATIC / "demo.html").read_text(encoding="utf-8")
-    return page.replace("{{SLACK_URL}}", slack_url).replace("{{TELEGRAM_URL}}", telegram_url)
+    page = page.replace("{{SLACK_URL}}", slack_url)
+    return page.replace("{{TELEGRAM_URL}}", telegram_url) if telegram_url else page  # the page hides {{...}} links
 
 
 def _demo_secrets(data_dir: Path) -> dict[str, str]:

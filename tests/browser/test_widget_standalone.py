@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
+from chromium import OUT, TIMEOUT, new_page
 from fake_widget_server import FakeBridge
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("SWITCHBOARD_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-HAVE_CHROMIUM = bool(os.path.exists(CHROMIUM) or shutil.which(CHROMIUM))
-OUT = Path(__file__).resolve().parents[2] / "test-output"
 SHADOW = "document.querySelector('#switchboard-widget').shadowRoot"
-TIMEOUT = 5_000
 
 
 @pytest.fixture
@@ -35,34 +20,6 @@ async def bridge(aiohttp_server) -> tuple[FakeBridge, object]:
     fake = FakeBridge(auto_deliver=False)
     server = await aiohttp_server(fake.make_app())
     return fake, server
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not HAVE_CHROMIUM:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} missing: apt-get install -y chromium fonts-wqy-microhei")
-        pytest.skip(f"{CHROMIUM} missing: apt-get install -y chromium fonts-wqy-microhei")
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
-
-
-async def new_page(browser: Browser, **ctx) -> tuple[Page, list[str]]:
-    ctx.setdefault("viewport", {"width": 1280, "height": 800})
-    ctx.setdefault("reduced_motion", "reduce")
-    ctx.setdefault("locale", "en-US")
-    context = await browser.new_context(**ctx)
-    context.set_default_timeout(TIMEOUT)
-    page = await context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
-    page.on("dialog", lambda d: problems.append(f"dialog: {d.message}"))
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    return page, problems
 
 
 async def eventually(check, within: float = TIMEOUT / 1000) -> None:

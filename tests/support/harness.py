@@ -108,14 +108,19 @@ async def running_slack() -> AsyncIterator[tuple[SlackEmulator, TestServer]]:
 
 @asynccontextmanager
 async def running_bridge(
-    database_url: str, tmp_path: Path, slack: SlackEmulator, slack_server: TestServer
+    database_url: str,
+    tmp_path: Path,
+    slack: SlackEmulator,
+    slack_server: TestServer,
+    *,
+    demo_page: str | None = None,
 ) -> AsyncIterator[Harness]:
     """Migrate, start the bridge on a free port, allow its own origin, point the emulator at it."""
     await upgrade(database_url)
     settings = test_settings(database_url, str(slack_server.make_url("/api/")), tmp_path)
     port = _free_port()
     settings = replace(settings, allowed_origins=(f"http://127.0.0.1:{port}",))
-    server = TestServer(build_app(settings), host="127.0.0.1", port=port)
+    server = TestServer(build_app(settings, demo_page=demo_page), host="127.0.0.1", port=port)
     await server.start_server()
     slack.events_url = str(server.make_url("/slack/events"))
     try:
