@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from bridge.attachments import Fetchers
 from bridge.config import Settings
 from bridge.engine import Engine
 from bridge.events import ChannelKind
@@ -46,8 +47,11 @@ def build_app(settings: Settings, *, demo_page: str | None = None) -> web.Applic
     catalogs = Catalogs(settings.locales_dir, default_locale=settings.default_locale)
     engine = Engine(store, negotiate=catalogs.negotiate, default_locale=settings.default_locale)
     channels: dict[ChannelKind, Channel] = {}
+    fetchers = Fetchers()  # channels whose platform hosts files register here; Slack uploads them into threads
     slack_module = importlib.import_module("channels.slack")
-    channels[ChannelKind.SLACK] = slack_module.SlackChannel(settings=settings.slack, sink=engine.receive)
+    channels[ChannelKind.SLACK] = slack_module.SlackChannel(
+        settings=settings.slack, sink=engine.receive, fetchers=fetchers
+    )
     web_module = importlib.import_module("channels.web")
     channels[ChannelKind.WEB] = web_module.WebChannel(
         sink=engine.receive,
@@ -59,10 +63,11 @@ def build_app(settings: Settings, *, demo_page: str | None = None) -> web.Applic
     )
     if settings.telegram is not None:
         telegram_module = importlib.import_module("channels.telegram")
+        webhook_url = f"{settings.public_url.rstrip('/')}/telegram/webhook" if settings.public_url else None
         channels[ChannelKind.TELEGRAM] = telegram_module.TelegramChannel(
-            settings=settings.telegram, sink=engine.receive
+            settings=settings.telegram, sink=engine.receive, webhook_url=webhook_url, fetchers=fetchers
         )
-    outbox = Outbox(store, channels, support_channel=settings.slack.support_channel)
+    outbox = Outbox(store, channels, support_channel=settings.slack.support_channel, sink=engine.receive)
     bridge = Bridge(settings, store, engine, catalogs, channels, outbox)
 
     app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors_as_json])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge import i18n_cli
-from bridge.config import ConfigError, Settings, SlackSettings, database_url
+from bridge.config import ConfigError, Settings, SlackSettings, TelegramSettings, database_url
 from bridge.schema import SchemaOutOfDate, ensure_current, upgrade
 from bridge.store import default_sqlite_url
 
@@ -114,12 +114,14 @@ def _demo(args: argparse.Namespace) -> int:
     secrets_file = _demo_secrets(data_dir)
     port: int = args.port
     url = default_sqlite_url(data_dir)
-    slack_port = port + 1
+    slack_port, telegram_port = port + 1, port + 2
+    telegram_url = f"http://127.0.0.1:{telegram_port}"
     settings = Settings(
         database_url=url,
         data_dir=data_dir,
         host="127.0.0.1",
         port=port,
+        public_url=f"http://127.0.0.1:{port}",  # the Telegram emulator posts updates to /telegram/webhook here
         allowed_origins=(f"http://127.0.0.1:{port}", f"http://localhost:{port}"),
         slack=SlackSettings(
             bot_token=secrets_file["slack_bot_token"],
@@ -127,11 +129,19 @@ def _demo(args: argparse.Namespace) -> int:
             support_channel=DEMO_CHANNEL,
             api_url=f"http://127.0.0.1:{slack_port}/api/",
         ),
+        telegram=TelegramSettings(
+            bot_token=secrets_file["telegram_bot_token"],
+            mode="webhook",
+            webhook_secret=secrets_file["telegram_webhook_secret"],
+            api_url=f"{telegram_url}/bot",
+            file_url=f"{telegram_url}/file/bot",
+        ),
     )
 
     async def run() -> int:
         from bridge.app import build_app, serve
         from bridge.sandbox.slack import SlackEmulator
+        from bridge.sandbox.telegram import TelegramEmulator
 
         await _guard_db(upgrade(url), url)
         slack = SlackEmulator(
@@ -140,20 +150,26 @@ def _demo(args: argparse.Namespace) -> int:
             support_channel=DEMO_CHANNEL,
             events_url=f"http://127.0.0.1:{port}/slack/events",
         )
-        page = demo_page(slack_url=f"http://127.0.0.1:{slack_port}/")
+        telegram = TelegramEmulator(token=secrets_file["telegram_bot_token"])
+        page = demo_page(slack_url=f"http://127.0.0.1:{slack_port}/", telegram_url=f"{telegram_url}/")
         bridge_app = build_app(replace(settings), demo_page=page)
-        apps = [(slack.app, "127.0.0.1", slack_port), (bridge_app, "127.0.0.1", port)]
-        await _guard_start(serve(apps, lambda: _demo_ready(port, slack_port, data_dir)), port)
+        apps = [  # emulators first: the bridge checks its tokens and registers its webhook as it starts
+            (slack.app, "127.0.0.1", slack_port),
+            (telegram.app, "127.0.0.1", telegram_port),
+            (bridge_app, "127.0.0.1", port),
+        ]
+        await _guard_start(serve(apps, lambda: _demo_ready(port, slack_port, telegram_port, data_dir)), port)
         return 0
 
     return _run(run())
 
 
-def _demo_ready(port: int, slack_port: int, data_dir: Path) -> None:
+def _demo_ready(port: int, slack_port: int, telegram_port: int, data_dir: Path) -> None:
     print(
         "\nSwitchboard demo is running (Ctrl-C to stop; history is kept in "
         f"{data_dir.resolve()}).\n"
         f"  Customer: website with the chat widget   http://127.0.0.1:{port}/\n"
+        f"  Customer: Telegram chat with the bot     http://127.0.0.1:{telegram_port}/\n"
         f"  Agent:    emulated Slack workspace       http://127.0.0.1:{slack_port}/\n",
         flush=True,
     )
@@ -197,10 +213,11 @@ async def _guard_db(coro: Coroutine[Any, Any, Any], url: str) -> Any:
 
 async def _guard_start(coro: Coroutine[Any, Any, None], port: int) -> None:
     from channels.slack.channel import SlackStartupError
+    from channels.telegram.channel import TelegramStartupError
 
     try:
         await coro
-    except SlackStartupError as exc:
+    except (SlackStartupError, TelegramStartupError) as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
         if exc.errno == 98:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from bridge.events import (
     AgentReply,
     AuthorKind,
     ChannelKind,
+    CustomerBlocked,
     CustomerEdit,
     CustomerMessage,
     ExternalRef,
@@ -68,6 +70,7 @@ class Engine:
         self._negotiate = negotiate
         self._default_locale = default_locale
         self._routes: dict[tuple[str, str], Route] = {}
+        self._opening: dict[tuple[str, str], asyncio.Future[Route]] = {}
         self._threads: dict[str, ThreadTarget] = {}
 
     async def receive(self, inbound: Inbound) -> Receipt:
@@ -79,6 +82,8 @@ class Engine:
                 return await self._customer_edit(inbound)
             case AgentReply():
                 return await self._agent_reply(inbound)
+            case CustomerBlocked():
+                return await self._customer_blocked(inbound)
             case _:
                 assert_never(inbound)
 
@@ -133,6 +138,15 @@ class Engine:
             return Receipt(status=ReceiptStatus.IGNORED, reason="edit of an unknown message")
         return Receipt(status=ReceiptStatus.STORED, conversation_id=conversation_id)
 
+    async def _customer_blocked(self, inbound: CustomerBlocked) -> Receipt:
+        def job(conn: AsyncConnection) -> Any:
+            return _mark_blocked(conn, inbound)
+
+        conversation_id = await self._store.writer.run(job)
+        if conversation_id is None:
+            return Receipt(status=ReceiptStatus.IGNORED, reason="no open conversation, or already marked so")
+        return Receipt(status=ReceiptStatus.STORED, conversation_id=conversation_id)
+
     async def _agent_reply(self, inbound: AgentReply) -> Receipt:
         target = await self._thread_target(inbound.thread_ref)
         if target is None:
@@ -163,18 +177,47 @@ class Engine:
         message_id = await self._store.writer.submit_message(message, deliveries)
         return _receipt(message_id, target.conversation_id)
 
+    async def note_to_thread(self, conversation_id: int, text: str, *, source_id: str) -> Receipt:
+        """Store a note for the agents (never shown to the customer) and post it in the conversation's thread."""
+        now = utcnow()
+        message = _message_row(
+            conversation_id=conversation_id,
+            direction="out",
+            author_kind=AuthorKind.NOTE,
+            author_ref=None,
+            author_name="Switchboard",
+            text=text,
+            attachments=[],
+            source_channel=ChannelKind.SLACK,
+            source_id=source_id,
+            now=now,
+        )
+        slack = ExternalRef(channel=ChannelKind.SLACK, external_id=str(conversation_id))
+        delivery = _delivery_row(conversation_id=conversation_id, target=slack, key=f"note:{source_id}>slack", now=now)
+        return _receipt(await self._store.writer.submit_message(message, [delivery]), conversation_id)
+
     async def _route(self, ref: ExternalRef, profile: Profile) -> Route:
         key = (ref.channel, ref.external_id)
         route = self._routes.get(key)
         if route is None:
-            locale = self._negotiate([profile.locale])
+            # One lookup per customer at a time: messages pipelined behind the first one wait
+            # for the same job, and resume (and reach the writer) in the order they arrived.
+            opening = self._opening.get(key)
+            if opening is None:
+                locale = self._negotiate([profile.locale])
 
-            async def job(conn: AsyncConnection) -> Route:
-                return await _open_route(conn, ref, profile, locale)
+                async def job(conn: AsyncConnection) -> Route:
+                    return await _open_route(conn, ref, profile, locale)
 
-            route = await self._store.writer.run(job)
-            self._routes[key] = route
+                opening = self._opening[key] = self._store.writer.submit_job(job)
+                opening.add_done_callback(lambda done: self._opened(key, done))
+            route = await asyncio.shield(opening)
         return route
+
+    def _opened(self, key: tuple[str, str], done: asyncio.Future[Route]) -> None:
+        self._opening.pop(key, None)
+        if not done.cancelled() and done.exception() is None:
+            self._routes[key] = done.result()
 
     async def _thread_target(self, thread_ref: str) -> ThreadTarget | None:
         target = self._threads.get(thread_ref)
@@ -359,3 +402,52 @@ async def _store_edit(conn: AsyncConnection, inbound: CustomerEdit) -> int | Non
     )
     await conn.execute(sa.insert(DELIVERY).values(message_id=row.id, **delivery))
     return int(row.conversation_id)
+
+
+BLOCKED_NOTE = "The customer blocked the bot on {channel}; replies cannot be delivered."
+UNBLOCKED_NOTE = "The customer unblocked the bot on {channel}; replies are delivered again."
+
+
+async def _mark_blocked(conn: AsyncConnection, inbound: CustomerBlocked) -> int | None:
+    """Set the open conversation's ``customer_blocked`` flag and note it in the thread, once per change."""
+    row = (
+        await conn.execute(
+            sa.select(CONVERSATION.c.id, CONVERSATION.c.customer_blocked)
+            .join(IDENTITY, IDENTITY.c.id == CONVERSATION.c.identity_id)
+            .where(
+                IDENTITY.c.channel == str(inbound.source.channel),
+                IDENTITY.c.external_id == inbound.source.external_id,
+                CONVERSATION.c.status != ConversationStatus.RESOLVED,
+            )
+            .order_by(CONVERSATION.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None or bool(row.customer_blocked) == inbound.blocked:
+        return None
+    now = utcnow()
+    await conn.execute(
+        sa.update(CONVERSATION).where(CONVERSATION.c.id == row.id).values(customer_blocked=inbound.blocked)
+    )
+    state = "blocked" if inbound.blocked else "unblocked"
+    message = _message_row(
+        conversation_id=row.id,
+        direction="out",  # internal: a note for the agents, never sent to the customer
+        author_kind=AuthorKind.SYSTEM,
+        author_ref=None,
+        author_name="Switchboard",
+        text=(BLOCKED_NOTE if inbound.blocked else UNBLOCKED_NOTE).format(channel=inbound.source.channel.title()),
+        attachments=[],
+        source_channel=inbound.source.channel,
+        source_id=f"{inbound.source.external_id}:{state}:{now.timestamp()}",
+        now=now,
+    )
+    message_id = (await conn.execute(sa.insert(MESSAGE).values(**message).returning(MESSAGE.c.id))).scalar_one()
+    delivery = _delivery_row(
+        conversation_id=row.id,
+        target=ExternalRef(channel=ChannelKind.SLACK, external_id=str(row.id)),
+        key=f"note:{message_id}>slack",
+        now=now,
+    )
+    await conn.execute(sa.insert(DELIVERY).values(message_id=message_id, **delivery))
+    return int(row.id)

@@ -99,7 +99,16 @@ class AgentReply:
     is_note: bool = False
 
 
-Inbound = CustomerMessage | CustomerEdit | AgentReply
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustomerBlocked:
+    """The customer blocked (``blocked=True``) or unblocked the bot: replies cannot or can reach them."""
+
+    kind: Literal["customer_blocked"] = "customer_blocked"
+    source: ExternalRef
+    blocked: bool
+
+
+Inbound = CustomerMessage | CustomerEdit | AgentReply | CustomerBlocked
 
 
 class ReceiptStatus(StrEnum):
@@ -208,3 +217,7 @@ class Undeliverable(DeliveryError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class BlockedByCustomer(Undeliverable):
+    """The customer blocked the bot: the conversation is marked and later deliveries are not attempted."""

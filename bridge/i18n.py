@@ -524,6 +524,10 @@ class Catalogs:
         """Every canned answer key, sorted."""
         return sorted(self._canned_sources())
 
+    def canned_sources(self) -> dict[str, str]:
+        """Every canned answer, sorted by key: key -> English source text, `{placeholders}` unfilled."""
+        return dict(sorted(self._canned_sources().items()))
+
     def widget_bundle(self, preferences: Sequence[str | None]) -> dict[str, object]:
         """Everything the widget needs to draw itself in the negotiated locale (see `negotiate`).
 

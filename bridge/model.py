@@ -91,6 +91,7 @@ class Conversation(SQLModel, table=True):
     first_response_at: datetime | None = _optional_time()
     resolved_at: datetime | None = _optional_time()
     csat_score: int | None = None
+    customer_blocked: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Message(SQLModel, table=True):

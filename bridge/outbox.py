@@ -16,8 +16,10 @@ from bridge.engine import CONTACT, CONVERSATION, DELIVERY, IDENTITY, MESSAGE
 from bridge.events import (
     Attachment,
     AuthorKind,
+    BlockedByCustomer,
     ChannelKind,
     ConversationCard,
+    CustomerBlocked,
     Delivered,
     DeliveryError,
     ExternalRef,
@@ -30,12 +32,13 @@ from bridge.events import (
 )
 from bridge.model import DeliveryStatus, as_utc, utcnow
 from bridge.store import Store
-from channels.base import Channel
+from channels.base import Channel, InboundSink
 
 log = logging.getLogger("switchboard.outbox")
 
 Lane = tuple[int, str]  # (conversation id, target channel): the unit of ordering
 MAX_ATTEMPTS = 5
+BLOCKED_REASON = "customer blocked the bot"
 
 
 @final
@@ -58,8 +61,10 @@ class Outbox:
         max_backoff: float = 300.0,
         clock: Callable[[], datetime] = utcnow,
         support_channel: str | None = None,
+        sink: InboundSink | None = None,
     ) -> None:
         self._store = store
+        self._sink = sink  # told when a delivery finds the customer blocked the bot
         self._support_channel = support_channel
         self._channels = channels
         self._max_attempts = max_attempts
@@ -68,6 +73,7 @@ class Outbox:
         self._clock = clock
         self._wakeup = asyncio.Event()
         self._busy: dict[Lane, asyncio.Task[None]] = {}
+        self._threads: dict[int, str] = {}  # threads opened here: later rows of a batch read before it have none
         self._task: asyncio.Task[None] | None = None
         store.on_commit(self.wake)
 
@@ -146,10 +152,18 @@ class Outbox:
         try:
             if channel is None:
                 raise Undeliverable(f"channel {row.target_channel} is not enabled")
+            if row.customer_blocked and row.target_channel == row.customer_channel:
+                raise Undeliverable(BLOCKED_REASON)  # no call: the platform would refuse it again
             delivered = await self._deliver(channel, row)
         except RetryLater as exc:
             await self._retry(row, exc)
             return False
+        except BlockedByCustomer:
+            await self._dead(row, BLOCKED_REASON)
+            if self._sink is not None:
+                target = ExternalRef(channel=ChannelKind(row.target_channel), external_id=row.target_ref)
+                await self._sink(CustomerBlocked(source=target, blocked=True))
+            return False  # re-read the lane: the rows in hand predate the mark, sending them would 403 again
         except Undeliverable as exc:
             await self._dead(row, exc.reason)
             return True
@@ -164,7 +178,8 @@ class Outbox:
     async def _deliver(self, channel: Channel, row: Any) -> Delivered:
         target = ExternalRef(channel=ChannelKind(row.target_channel), external_id=row.target_ref)
         if target.channel is ChannelKind.SLACK:
-            thread_ts = row.slack_thread_ts or await self._open_thread(channel, row)
+            thread_ts = row.slack_thread_ts or self._threads.get(row.conversation_id)
+            thread_ts = thread_ts or await self._open_thread(channel, row)
             target = ExternalRef(channel=ChannelKind.SLACK, external_id=thread_ts)
         out: Outbound
         if row.kind == "edit":
@@ -207,6 +222,7 @@ class Outbox:
             )
 
         await self._store.writer.run(job)
+        self._threads[row.conversation_id] = delivered.remote_id
         return delivered.remote_id
 
     async def _remote_id_of(self, message_id: int, target_channel: str) -> str | None:
@@ -281,6 +297,7 @@ def _lane_query(lane: Lane) -> sa.Select[Any]:
             CONVERSATION.c.locale,
             CONVERSATION.c.page_url,
             CONVERSATION.c.origin_channel,
+            CONVERSATION.c.customer_blocked,
             CONTACT.c.display_name,
             CONTACT.c.attributes.label("contact_attributes"),
             IDENTITY.c.channel.label("customer_channel"),

@@ -116,12 +116,16 @@ class GroupCommitWriter:
         self._wakeup.set()
         return future
 
-    async def run(self, job: Job[T]) -> T:
-        """Run ``job`` in its own transaction on the writer connection and return its result."""
+    def submit_job(self, job: Job[T]) -> asyncio.Future[T]:
+        """Queue ``job``; the future gives its result once its transaction is committed."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append(PendingJob(job, future))
         self._wakeup.set()
-        return await future
+        return future
+
+    async def run(self, job: Job[T]) -> T:
+        """Run ``job`` in its own transaction on the writer connection and return its result."""
+        return await self.submit_job(job)
 
     async def _run(self) -> None:
         async with self._engine.connect() as conn:

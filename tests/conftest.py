@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.databases import database_url
-from tests.support.harness import Harness, running_bridge, running_slack
+from tests.support.harness import Harness, running_bridge, running_slack, running_telegram_bridge
+
+
+@pytest.fixture(autouse=True)
+def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    """python-telegram-bot 22 warns on every ``RetryAfter`` unless it may return timedeltas."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -20,4 +26,11 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 @pytest.fixture
 async def harness(db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
     async with running_slack() as (slack, slack_server), running_bridge(db_url, tmp_path, slack, slack_server) as h:
+        yield h
+
+
+@pytest.fixture(params=["webhook", "polling"])
+async def telegram_harness(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    """A bridge with its Telegram channel (in both modes) against the Telegram and Slack emulators."""
+    async with running_telegram_bridge(db_url, tmp_path, request.param) as h:
         yield h

@@ -589,8 +589,7 @@ class TelegramEmulator:
         chat.blocked = blocked
         statuses = ("member", "kicked") if blocked else ("kicked", "member")
         old, new = ({"user": self.bot_user, "status": status} for status in statuses)
-        if blocked:
-            new["until_date"] = 0
+        (new if blocked else old)["until_date"] = 0  # ChatMemberBanned ("kicked") requires it, old or new
         update = {"chat": chat.as_json(), "from": chat.user(), "date": int(time.time())}
         return self._enqueue({"my_chat_member": {**update, "old_chat_member": old, "new_chat_member": new}})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
@@ -13,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bridge.attachments import AttachmentUnavailable, Fetchers
 from bridge.config import SlackSettings
 from bridge.events import (
     ChannelKind,
@@ -28,6 +30,7 @@ from channels.slack.errors import to_delivery_error
 from channels.slack.translate import card_post, escape_mrkdwn, message_posts, to_agent_reply
 
 log = logging.getLogger("switchboard.slack")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 class SlackStartupError(Exception):
@@ -45,9 +48,10 @@ class SlackChannel:
 
     kind: ClassVar[ChannelKind] = ChannelKind.SLACK
 
-    def __init__(self, *, settings: SlackSettings, sink: InboundSink) -> None:
+    def __init__(self, *, settings: SlackSettings, sink: InboundSink, fetchers: Fetchers | None = None) -> None:
         self._settings = settings
         self._sink = sink
+        self._fetchers = fetchers  # customers' files are uploaded into the thread when a channel can fetch them
         self.channel_id = settings.support_channel
         self.client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url)
         self.bolt = AsyncApp(signing_secret=settings.signing_secret, client=self.client, process_before_response=True)
@@ -78,6 +82,9 @@ class SlackChannel:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.content_length is not None and request.content_length > 1_000_000:
             return web.json_response({"error": "request body too large"}, status=413)
+        # slack_sdk's verifier raises (bolt answers 500) on a timestamp that is not an integer: refuse it first.
+        if not _TIMESTAMP.fullmatch(request.headers.get("X-Slack-Request-Timestamp", "")):
+            return web.json_response({"error": "invalid request: missing or malformed request timestamp"}, status=401)
         try:
             bolt_request = await to_bolt_request(request)
         except UnicodeDecodeError:
@@ -115,6 +122,7 @@ class SlackChannel:
                         response = await self.client.chat_postMessage(**post)
                         first = first or str(response["ts"])
                     assert first is not None
+                    await self._share_files(out)
                     return Delivered(remote_id=first)
                 case OutboundEdit():
                     await self.client.chat_update(
@@ -123,6 +131,27 @@ class SlackChannel:
                     return Delivered(remote_id=out.remote_id)
         except Exception as exc:
             raise to_delivery_error(exc) from exc
+
+    async def _share_files(self, out: OutboundText) -> None:
+        """Upload a message's files into its thread; one that cannot be fetched is named with the reason."""
+        if not out.attachments or self._fetchers is None:
+            return
+        uploads: list[dict[str, Any]] = []
+        labels: list[str] = []
+        for attachment in out.attachments:
+            try:
+                data, _media_type = await self._fetchers.fetch(attachment)
+            except AttachmentUnavailable as exc:
+                labels.append(f":warning: {escape_mrkdwn(attachment.name)}: {escape_mrkdwn(exc.label)}")
+                continue
+            uploads.append({"file": data, "filename": attachment.name, "title": attachment.name})
+        thread = {"channel": self.channel_id, "thread_ts": out.target.external_id}
+        if uploads:
+            await self.client.files_upload_v2(file_uploads=uploads, **thread)
+        if labels:
+            await self.client.chat_postMessage(
+                text="\n".join(labels), username=(out.author_name or "Customer")[:80], **thread
+            )
 
     async def delivered(self, customer: ExternalRef, message_id: int) -> None:
         """Slack users are agents, not customers: no receipts to send."""

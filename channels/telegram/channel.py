@@ -16,8 +16,10 @@ from aiohttp import web
 from telegram.error import BadRequest, Conflict, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ExtBot
 
+from bridge.attachments import AttachmentUnavailable, Fetchers
 from bridge.config import TelegramSettings
 from bridge.events import (
+    Attachment,
     ChannelKind,
     Delivered,
     ExternalRef,
@@ -31,7 +33,8 @@ from channels.base import InboundSink
 from channels.telegram.errors import retry_after, to_delivery_error
 from channels.telegram.translate import (
     ALLOWED_UPDATES,
-    blocked_chat,
+    FILE_URL_SCHEME,
+    MAX_DOWNLOAD,
     callback_query,
     edit_text,
     message_texts,
@@ -100,10 +103,18 @@ class TelegramChannel:
 
     kind: ClassVar[ChannelKind] = ChannelKind.TELEGRAM
 
-    def __init__(self, *, settings: TelegramSettings, sink: InboundSink, webhook_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        settings: TelegramSettings,
+        sink: InboundSink,
+        webhook_url: str | None = None,
+        fetchers: Fetchers | None = None,
+    ) -> None:
         self._settings = settings
         self._sink = sink
         self._webhook_url = webhook_url
+        self._fetchers = fetchers  # where ``telegram-file:`` URLs become bytes for the other channels
         self.application = (
             Application.builder()
             .token(settings.bot_token)
@@ -137,6 +148,8 @@ class TelegramChannel:
             raise TelegramStartupError(f"Telegram rejected TELEGRAM_BOT_TOKEN or is unreachable: {exc}") from exc
         await self.application.start()
         log.info("telegram: connected as @%s (%s mode)", self.bot.username, self._settings.mode)
+        if self._fetchers is not None:
+            self._fetchers.register(FILE_URL_SCHEME.rstrip(":"), self.fetch_file)
         try:
             await self._start_receiving()
         except BaseException:
@@ -156,6 +169,8 @@ class TelegramChannel:
             log.info("telegram: webhook mode without a public URL; register %s with setWebhook yourself", WEBHOOK_PATH)
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._fetchers is not None:
+            self._fetchers.unregister(FILE_URL_SCHEME.rstrip(":"))
         await self._stop_polling()
         for task in list(self._tasks):
             task.cancel()
@@ -209,9 +224,6 @@ class TelegramChannel:
             self._seen.add(update_id)
 
     def _side_effects(self, update: Mapping[str, Any]) -> None:
-        if (blocked := blocked_chat(update)) is not None:
-            chat_id, is_blocked = blocked
-            log.info("telegram: chat %s %s the bot", chat_id, "blocked" if is_blocked else "unblocked")
         if (query := callback_query(update)) is not None:
             self._background(self.bot.answer_callback_query(query[0]))
 
@@ -284,6 +296,19 @@ class TelegramChannel:
             if "not modified" not in exc.message.lower():
                 raise
         return Delivered(remote_id=out.remote_id)
+
+    async def fetch_file(self, attachment: Attachment) -> tuple[bytes, str]:
+        """The bytes behind a ``telegram-file:<file_id>`` URL (``getFile``, then a download)."""
+        too_large = f"file too large for Telegram bots to download ({attachment.size / 2**20:.1f} MB)"
+        if attachment.size > MAX_DOWNLOAD:
+            raise AttachmentUnavailable(too_large)
+        try:
+            file = await self.bot.get_file(attachment.url.removeprefix(FILE_URL_SCHEME))
+            data = await file.download_as_bytearray()
+        except BadRequest as exc:  # "file is too big", "invalid file_id": asking again will not help
+            label = too_large if "too big" in exc.message else f"file not available from Telegram ({exc.message})"
+            raise AttachmentUnavailable(label) from exc
+        return bytes(data), attachment.media_type
 
     async def delivered(self, customer: ExternalRef, message_id: int) -> None:
         """Telegram shows its own sent/read ticks; there is nothing to tell the customer."""

@@ -20,7 +20,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bridge.events import DeliveryError, RetryLater, Undeliverable
+from bridge.events import BlockedByCustomer, DeliveryError, RetryLater, Undeliverable
 
 
 def to_delivery_error(exc: BaseException) -> DeliveryError:
@@ -28,6 +28,8 @@ def to_delivery_error(exc: BaseException) -> DeliveryError:
     match exc:
         case RetryAfter():
             return RetryLater("telegram flood control", retry_after=retry_after(exc))
+        case Forbidden() if "blocked by the user" in exc.message:
+            return BlockedByCustomer(f"telegram: {exc.message}")
         case Forbidden():
             return Undeliverable(f"telegram: {exc.message}")
         case ChatMigrated():

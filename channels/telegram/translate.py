@@ -11,6 +11,7 @@ from bridge.events import (
     Attachment,
     AuthorKind,
     ChannelKind,
+    CustomerBlocked,
     CustomerEdit,
     CustomerMessage,
     ExternalRef,
@@ -26,27 +27,27 @@ TEXT_LIMIT = 4096
 FILE_URL_SCHEME = "telegram-file:"
 """Attachments point at ``telegram-file:<file_id>``: Bot API download links embed the bot token."""
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
+MAX_DOWNLOAD = 20 * 1024 * 1024
+"""Bots can download files up to 20 MB (``getFile`` answers "file is too big" above it)."""
+_OTHER_FILES = {  # content key -> (default file name, default media type)
+    "audio": ("audio.mp3", "audio/mpeg"),
+    "video": ("video.mp4", "video/mp4"),
+    "video_note": ("video_note.mp4", "video/mp4"),
+    "animation": ("animation.mp4", "video/mp4"),
+}
+_UNSUPPORTED = ("location", "venue", "contact", "poll", "dice", "game", "story", "invoice", "paid_media")
 
 Payload = Mapping[str, Any]
 
 
 def to_inbound(update: Payload) -> Inbound | None:
-    """One Update -> ``CustomerMessage`` / ``CustomerEdit``, or None for anything the bridge ignores."""
+    """One Update -> ``CustomerMessage`` / ``CustomerEdit`` / ``CustomerBlocked``, or None when ignored."""
     for kind, translate in _TRANSLATORS.items():
         body = update.get(kind)
         if isinstance(body, Mapping):
             return translate(body) if _is_private(body, kind) else None
     log.debug("telegram: update %s has no type the bridge handles", update.get("update_id"))
     return None
-
-
-def blocked_chat(update: Payload) -> tuple[str, bool] | None:
-    """For a private ``my_chat_member`` update: (chat id, True when the customer blocked the bot)."""
-    member = update.get("my_chat_member")
-    if not isinstance(member, Mapping) or not _is_private(member, "my_chat_member"):
-        return None
-    status = (member.get("new_chat_member") or {}).get("status")
-    return str(member["chat"]["id"]), status == "kicked"
 
 
 def callback_query(update: Payload) -> tuple[str, str] | None:
@@ -91,9 +92,17 @@ def _customer_edit(message: Payload) -> CustomerEdit | None:
     return CustomerEdit(source=_source(message), target_source_id=_source_id(message), text=text)
 
 
+def _customer_blocked(member: Payload) -> CustomerBlocked | None:
+    status = (member.get("new_chat_member") or {}).get("status")
+    if status not in ("kicked", "member"):
+        return None
+    return CustomerBlocked(source=_source(member), blocked=status == "kicked")
+
+
 _TRANSLATORS: dict[str, Callable[[Payload], Inbound | None]] = {
     "message": _customer_message,
     "edited_message": _customer_edit,
+    "my_chat_member": _customer_blocked,
     "channel_post": lambda body: None,
     "edited_channel_post": lambda body: None,
 }
@@ -127,9 +136,16 @@ def _content(message: Payload) -> tuple[str, tuple[Attachment, ...]]:
     voice = message.get("voice")
     if isinstance(voice, Mapping):
         attachments.append(_attachment(voice, "voice.ogg", voice.get("mime_type") or "audio/ogg"))
+    for key, (name, media_type) in _OTHER_FILES.items():
+        if isinstance(file := message.get(key), Mapping) and "file_id" in file:
+            attachments.append(
+                _attachment(file, str(file.get("file_name") or name), file.get("mime_type") or media_type)
+            )
     sticker = message.get("sticker")
     if isinstance(sticker, Mapping) and not text:
         text = f"[sticker {sticker['emoji']}]" if sticker.get("emoji") else "[sticker]"
+    if not text and not attachments and (kind := next((k for k in _UNSUPPORTED if k in message), None)):
+        text = f"[unsupported Telegram message: {kind.replace('_', ' ')}]"
     return text, tuple(attachments)
 
 

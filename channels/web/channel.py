@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bridge.events import (
@@ -21,6 +22,7 @@ from bridge.events import (
     OutboundEdit,
     OutboundText,
     Profile,
+    Receipt,
     ReceiptStatus,
     Undeliverable,
 )
@@ -44,6 +46,7 @@ log = logging.getLogger("switchboard.web")
 
 STATIC = Path(__file__).resolve().parent / "static"
 MESSAGES_PER_MINUTE = 100
+PIPELINE = 64  # messages of one socket waiting for their commit; reading pauses beyond that
 Identify = Callable[[ExternalRef, Profile], Any]
 WidgetBundle = Callable[[Sequence[str | None]], dict[str, Any]]
 
@@ -179,7 +182,12 @@ class Session:
         self._ws = ws
         self._visitor: str | None = None
         self._profile = Profile()
-        self._sent: list[float] = []
+        self._sent: deque[float] = deque()  # send times within the last minute, oldest first
+        # Messages handed to the sink, in frame order, with the task storing each one. Frames
+        # are read on while earlier ones wait for their group commit (so one socket's messages
+        # share commits); acks still leave only after the commit, in frame order.
+        self._pending: deque[tuple[str, asyncio.Task[Receipt]]] = deque()
+        self._acker: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         try:
@@ -189,6 +197,8 @@ class Session:
                 elif msg.type == WSMsgType.BINARY:
                     await self._ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"binary frames are not supported")
         finally:
+            if self._acker is not None:  # the socket is gone; stored messages stay stored
+                self._acker.cancel()
             if self._visitor is not None:
                 self._channel._detach(self._visitor, self._ws)
 
@@ -241,23 +251,62 @@ class Session:
         if self._visitor is None:
             raise ProtocolError("not_authenticated", "send hello before messages")
         now = time.monotonic()
-        self._sent = [t for t in self._sent if now - t < 60.0]
-        if len(self._sent) >= MESSAGES_PER_MINUTE:
+        sent = self._sent
+        while sent and now - sent[0] >= 60.0:
+            sent.popleft()
+        if len(sent) >= MESSAGES_PER_MINUTE:
             raise ProtocolError("rate_limited", "too many messages; wait a moment")
-        self._sent.append(now)
-        receipt = await self._channel._sink(
-            CustomerMessage(
-                source=_ref(self._visitor),
-                source_id=f"{self._visitor}:{say.client_id}",
-                text=say.text,
-                profile=self._profile,
+        sent.append(now)
+        if len(self._pending) >= PIPELINE:  # backpressure: wait for the oldest commit
+            await asyncio.wait([self._pending[0][1]])
+        # Tasks start in creation order and reach the writer's queue in that order, so the
+        # socket's messages are committed (and numbered) in the order they were sent.
+        task = asyncio.get_running_loop().create_task(
+            self._channel._sink(
+                CustomerMessage(
+                    source=_ref(self._visitor),
+                    source_id=f"{self._visitor}:{say.client_id}",
+                    text=say.text,
+                    profile=self._profile,
+                )
             )
         )
-        if receipt.status is ReceiptStatus.IGNORED:
-            raise ProtocolError("bad_frame", receipt.reason or "message refused")
-        await self._ws.send_str(
-            encode({"type": "ack", "client_id": say.client_id, "id": receipt.message_id, "status": "sent"})
-        )
+        task.add_done_callback(_retrieve)
+        self._pending.append((say.client_id, task))
+        if self._acker is None:
+            self._acker = asyncio.get_running_loop().create_task(self._ack())
+
+    async def _ack(self) -> None:
+        """Acknowledge stored messages in frame order; a failed store closes the socket (the widget resends)."""
+        pending, ws = self._pending, self._ws
+        try:
+            while pending:
+                client_id, task = pending[0]
+                if not task.done():
+                    await asyncio.wait([task])
+                pending.popleft()
+                if task.exception() is not None:
+                    log.error("storing a widget message failed", exc_info=task.exception())
+                    await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"message not stored; resend it")
+                    return
+                receipt = task.result()
+                if receipt.status is ReceiptStatus.IGNORED:
+                    await ws.send_str(error_frame("bad_frame", receipt.reason or "message refused"))
+                    continue
+                await ws.send_frame(
+                    orjson.dumps({"type": "ack", "client_id": client_id, "id": receipt.message_id, "status": "sent"}),
+                    WSMsgType.TEXT,
+                )
+        except ConnectionError:  # the socket closed under us: nothing left to tell it
+            pass
+        finally:
+            self._acker = None
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark a store task's error as seen (the acker reports it, unless the socket is gone)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _ref(visitor: str) -> ExternalRef:

@@ -14,13 +14,17 @@ import orjson
 from aiohttp.test_utils import TestServer
 
 from bridge.app import BRIDGE, Bridge, build_app
-from bridge.config import Settings, SlackSettings
+from bridge.config import Settings, SlackSettings, TelegramSettings
+from bridge.sandbox import telegram as telegram_sandbox
 from bridge.sandbox.slack import SlackEmulator
+from bridge.sandbox.telegram import TelegramEmulator
 from bridge.schema import upgrade
 
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-test-token"
 SUPPORT = "C0SUPPORT"
+TELEGRAM_TOKEN = "123456:SANDBOX"
+TELEGRAM_SECRET = "scenario-secret"
 
 
 @dataclass
@@ -31,6 +35,7 @@ class Harness:
     slack: SlackEmulator
     slack_server: TestServer
     settings: Settings
+    telegram: TelegramEmulator | None = None
 
     @property
     def bridge(self) -> Bridge:
@@ -114,12 +119,19 @@ async def running_bridge(
     slack_server: TestServer,
     *,
     demo_page: str | None = None,
+    telegram: TelegramSettings | None = None,
 ) -> AsyncIterator[Harness]:
-    """Migrate, start the bridge on a free port, allow its own origin, point the emulator at it."""
+    """Migrate, start the bridge on a free port, allow its own origin, point the emulator at it.
+
+    With ``telegram`` the Telegram channel is on; its public URL is the bridge's own, so in webhook
+    mode the bridge registers ``/telegram/webhook`` with ``setWebhook`` as it starts.
+    """
     await upgrade(database_url)
     settings = test_settings(database_url, str(slack_server.make_url("/api/")), tmp_path)
     port = _free_port()
-    settings = replace(settings, allowed_origins=(f"http://127.0.0.1:{port}",))
+    settings = replace(settings, allowed_origins=(f"http://127.0.0.1:{port}",), telegram=telegram)
+    if telegram is not None:
+        settings = replace(settings, public_url=f"http://127.0.0.1:{port}")
     server = TestServer(build_app(settings, demo_page=demo_page), host="127.0.0.1", port=port)
     await server.start_server()
     slack.events_url = str(server.make_url("/slack/events"))
@@ -127,6 +139,23 @@ async def running_bridge(
         yield Harness(server=server, slack=slack, slack_server=slack_server, settings=settings)
     finally:
         await server.close()
+
+
+@asynccontextmanager
+async def running_telegram_bridge(database_url: str, tmp_path: Path, mode: str) -> AsyncIterator[Harness]:
+    """Slack and Telegram emulators and a bridge with its Telegram channel in ``mode`` (webhook/polling)."""
+    emulator = TelegramEmulator(token=TELEGRAM_TOKEN, webhook_retry_delays=(0.05,))
+    async with telegram_sandbox.serve(emulator) as tg_url, running_slack() as (slack, slack_server):
+        settings = TelegramSettings(
+            bot_token=TELEGRAM_TOKEN,
+            mode=mode,
+            webhook_secret=TELEGRAM_SECRET,
+            api_url=f"{tg_url}/bot",
+            file_url=f"{tg_url}/file/bot",
+        )
+        async with running_bridge(database_url, tmp_path, slack, slack_server, telegram=settings) as h:
+            h.telegram = emulator
+            yield h
 
 
 def _free_port() -> int:

@@ -14,6 +14,7 @@ from bridge.events import (
     Attachment,
     AuthorKind,
     ChannelKind,
+    CustomerBlocked,
     CustomerEdit,
     CustomerMessage,
     ExternalRef,
@@ -24,7 +25,6 @@ from bridge.events import (
 from bridge.sandbox.telegram_markup import plain_text
 from channels.telegram.translate import (
     TEXT_LIMIT,
-    blocked_chat,
     callback_query,
     edit_text,
     message_texts,
@@ -56,13 +56,13 @@ EXPECTED: dict[str, Inbound | None] = {
     "message_voice": _message("5551234:20", "", _file("voice.ogg", "audio/ogg", 9120, "AwACAgQAAxkBAAMUZ0Fvoice")),
     "message_sticker": _message("5551234:21", "[sticker 👍]"),
     "edited_message": CustomerEdit(source=ANA, target_source_id="5551234:17", text="Olá! Meu pedido #1235 não chegou"),
-    "my_chat_member_kicked": None,
+    "my_chat_member_kicked": CustomerBlocked(source=ANA, blocked=True),
     "group_message": None,
     "channel_post": None,
     "callback_query": None,
     "message_reaction": None,
     "malformed_message": None,
-    "message_service": None,
+    "message_service": _message("5551234:22", "[unsupported Telegram message: location]"),
 }
 
 
@@ -85,9 +85,13 @@ def test_group_chats_are_ignored_with_a_log_line(caplog: pytest.LogCaptureFixtur
     assert "supergroup chat -1001987654321" in caplog.text
 
 
-def test_blocked_chat_and_callback_query() -> None:
-    assert blocked_chat(load("my_chat_member_kicked")) == ("5551234", True)
-    assert blocked_chat(load("message_text")) is None
+def test_unblock_and_callback_query() -> None:
+    unblocked = load("my_chat_member_kicked")
+    unblocked["my_chat_member"]["new_chat_member"] = {
+        "user": {"id": 1, "is_bot": True, "first_name": "B"},
+        "status": "member",
+    }
+    assert to_inbound(unblocked) == CustomerBlocked(source=ANA, blocked=False)
     assert callback_query(load("callback_query")) == ("4382bfdwdsb323b2d9", "csat:42:5")
     assert callback_query(load("message_text")) is None
 

@@ -1,0 +1,93 @@
+"""Hostile or broken widget traffic gets a clear error, stores nothing and leaves everyone else unaffected."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+import sqlalchemy as sa
+
+from bridge.engine import MESSAGE
+from tests.support.harness import Harness
+
+
+async def _rows(harness: Harness) -> int:
+    return len(await harness.bridge.store.fetch_all(sa.select(MESSAGE.c.id)))
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("not json", "bad_json"),
+        ("[1, 2]", "bad_frame"),
+        ('{"type": "teleport"}', "unknown_type"),
+        ('{"type": "message", "client_id": "x"}', "bad_frame"),
+        ('{"type": "message", "client_id": "x", "text": "   "}', "bad_frame"),
+        ('{"type": "message", "client_id": "' + "x" * 65 + '", "text": "hi"}', "bad_frame"),
+        ('{"type": "message", "client_id": "x", "text": "' + "a" * 10_001 + '"}', "too_long"),
+        ("[" * 10_000 + "]" * 10_000, "bad_json"),
+    ],
+)
+async def test_bad_frame_gets_error_frame_and_socket_keeps_working(harness: Harness, raw: str, code: str) -> None:
+    async with harness.widget(name="Mallory") as widget:
+        await widget.ws.send_str(raw)
+        error = await widget.expect("error")
+        assert error["code"] == code and error["reason"]
+        ack = await widget.say("still fine", "ok1")
+        assert ack["status"] == "sent"
+    assert await _rows(harness) == 1
+
+
+async def test_message_before_hello_is_refused(harness: Harness) -> None:
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(harness.url("/widget/ws"), headers={"Origin": harness.origin})
+        await ws.send_str('{"type": "message", "client_id": "a", "text": "hi"}')
+        frame = await ws.receive_json()
+        assert frame["code"] == "not_authenticated"
+        await ws.close()
+    assert await _rows(harness) == 0
+
+
+async def test_forged_session_token_is_refused(harness: Harness) -> None:
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(harness.url("/widget/ws"), headers={"Origin": harness.origin})
+        await ws.send_str('{"type": "hello", "session": "' + "A" * 32 + '", "last_seen": 0}')
+        frame = await ws.receive_json()
+        assert frame["code"] == "bad_session"
+        await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("payload", "close_code"),
+    [
+        ("binary", aiohttp.WSCloseCode.UNSUPPORTED_DATA),
+        ("oversized", aiohttp.WSCloseCode.MESSAGE_TOO_BIG),
+        ("invalid_utf8", aiohttp.WSCloseCode.INVALID_TEXT),
+    ],
+)
+async def test_frames_that_break_the_protocol_close_the_socket_with_a_reason(
+    harness: Harness, payload: str, close_code: int
+) -> None:
+    async with harness.widget(name="Mallory") as bystander, aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(harness.url("/widget/ws"), headers={"Origin": harness.origin})
+        if payload == "binary":
+            await ws.send_bytes(b"\x00\x01")
+        elif payload == "oversized":
+            await ws.send_str('{"type":"ping","pad":"' + "x" * (64 * 1024) + '"}')
+        else:
+            await ws._writer.send_frame(b'{"type":"ping","x":"\xff\xfe"}', aiohttp.WSMsgType.TEXT)  # type: ignore[union-attr]
+        msg = await ws.receive()
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+        assert ws.close_code == close_code
+        await ws.close()
+        assert (await bystander.say("unaffected", "b1"))["status"] == "sent"
+
+
+@pytest.mark.parametrize(
+    "origin", [None, "https://evil-example.com", "http://127.0.0.1.evil.net", "null", "http://127.0.0.1"]
+)
+async def test_websocket_from_a_foreign_origin_is_forbidden(harness: Harness, origin: str | None) -> None:
+    headers = {} if origin is None else {"Origin": origin}
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(harness.url("/widget/ws"), headers=headers)
+    assert refused.value.status == 403
