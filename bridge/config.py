@@ -13,6 +13,7 @@ from bridge.store import default_sqlite_url
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 DEFAULT_TELEGRAM_FILE_URL = "https://api.telegram.org/file/bot"
+DEFAULT_URGENT_KEYWORDS = ("payment", "withdrawal", "hacked")
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _SLACK_CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}")
 _Getter = Callable[[str], str | None]
@@ -25,6 +26,7 @@ KNOWN_KEYS = (
     "SWITCHBOARD_PUBLIC_URL",
     "SWITCHBOARD_ALLOWED_ORIGINS",
     "SWITCHBOARD_DEFAULT_LOCALE",
+    "SWITCHBOARD_URGENT_KEYWORDS",
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
     "SLACK_APP_TOKEN",
@@ -73,6 +75,7 @@ class Settings:
     public_url: str | None = None
     allowed_origins: tuple[str, ...] = ()
     default_locale: str = "en"
+    urgent_keywords: tuple[str, ...] = DEFAULT_URGENT_KEYWORDS  # customer words that make a conversation urgent
     slack: SlackSettings
     telegram: TelegramSettings | None = None
     locales_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parents[1] / "locales")
@@ -147,9 +150,15 @@ def _build(values: dict[str, str], problems: list[str]) -> Settings:
         public_url=get("SWITCHBOARD_PUBLIC_URL"),
         allowed_origins=origins,
         default_locale=get("SWITCHBOARD_DEFAULT_LOCALE") or "en",
+        urgent_keywords=_words(get("SWITCHBOARD_URGENT_KEYWORDS")) or DEFAULT_URGENT_KEYWORDS,
         slack=slack,
         telegram=telegram,
     )
+
+
+def _words(raw: str | None) -> tuple[str, ...]:
+    """A comma-separated list, trimmed and lower-cased, empty entries dropped."""
+    return tuple(w.strip().lower() for w in (raw or "").split(",") if w.strip())
 
 
 def _port(raw: str | None, problems: list[str]) -> int:

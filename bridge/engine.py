@@ -91,6 +91,10 @@ class Engine:
         """Create or update the customer's identity and contact; returns the identity id."""
         return await self._store.writer.run(lambda conn: _upsert_identity(conn, ref, profile))
 
+    def has_route(self, ref: ExternalRef) -> bool:
+        """Whether the customer's open conversation is cached: their next message needs no lookup."""
+        return (ref.channel, ref.external_id) in self._routes
+
     def forget_route(self, ref: ExternalRef) -> None:
         """Drop the cached route (the conversation was closed or the locale changed)."""
         self._routes.pop((ref.channel, ref.external_id), None)
@@ -159,7 +163,7 @@ class Engine:
             author_ref=inbound.agent.external_id,
             author_name=inbound.agent_name,
             text=inbound.text,
-            attachments=[],
+            attachments=[_attachment(a) for a in inbound.attachments],
             source_channel=inbound.agent.channel,
             source_id=inbound.source_id,
             now=now,
@@ -174,8 +178,10 @@ class Engine:
                     now=now,
                 )
             )
-        message_id = await self._store.writer.submit_message(message, deliveries)
-        return _receipt(message_id, target.conversation_id)
+        stored = self._store.writer.submit_message(message, deliveries)
+        if not inbound.is_note:  # the first agent reply times the conversation's first response (once)
+            await self._store.writer.run(lambda conn: _first_response(conn, target.conversation_id, now))
+        return _receipt(await stored, target.conversation_id)
 
     async def note_to_thread(self, conversation_id: int, text: str, *, source_id: str) -> Receipt:
         """Store a note for the agents (never shown to the customer) and post it in the conversation's thread."""
@@ -204,7 +210,7 @@ class Engine:
             # for the same job, and resume (and reach the writer) in the order they arrived.
             opening = self._opening.get(key)
             if opening is None:
-                locale = self._negotiate([profile.locale])
+                locale = self._negotiate([profile.locale, *profile.languages])
 
                 async def job(conn: AsyncConnection) -> Route:
                     return await _open_route(conn, ref, profile, locale)
@@ -402,6 +408,15 @@ async def _store_edit(conn: AsyncConnection, inbound: CustomerEdit) -> int | Non
     )
     await conn.execute(sa.insert(DELIVERY).values(message_id=row.id, **delivery))
     return int(row.conversation_id)
+
+
+async def _first_response(conn: AsyncConnection, conversation_id: int, now: Any) -> None:
+    """Record ``now`` as the conversation's first response time unless one is already recorded."""
+    await conn.execute(
+        sa.update(CONVERSATION)
+        .where(CONVERSATION.c.id == conversation_id, CONVERSATION.c.first_response_at.is_(None))
+        .values(first_response_at=now)
+    )
 
 
 BLOCKED_NOTE = "The customer blocked the bot on {channel}; replies cannot be delivered."

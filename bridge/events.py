@@ -56,6 +56,7 @@ class Profile:
 
     display_name: str | None = None
     locale: str | None = None
+    languages: tuple[str, ...] = ()  # further preferences after ``locale``, best first (the browser's languages)
     page_url: str | None = None
     attributes: Mapping[str, object] = field(default_factory=dict)
 
@@ -97,6 +98,7 @@ class AgentReply:
     text: str
     agent_name: str | None = None
     is_note: bool = False
+    attachments: tuple[Attachment, ...] = ()  # files the agent shared with the reply (``file_share``)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

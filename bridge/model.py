@@ -151,3 +151,4 @@ class Agent(SQLModel, table=True):
     name: str | None = None
     available: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     max_open: int = Field(default=5, sa_column_kwargs={"server_default": "5"})
+    last_offered_at: datetime | None = _optional_time()  # round-robin: the longest-waiting agent goes next

@@ -75,7 +75,12 @@ class Outbox:
         self._busy: dict[Lane, asyncio.Task[None]] = {}
         self._threads: dict[int, str] = {}  # threads opened here: later rows of a batch read before it have none
         self._task: asyncio.Task[None] | None = None
+        self._sent_listeners: list[Callable[[str, float], None]] = []
         store.on_commit(self.wake)
+
+    def on_sent(self, listener: Callable[[str, float], None]) -> None:
+        """Call ``listener(target channel, seconds since the message was stored)`` for each message sent."""
+        self._sent_listeners.append(listener)
 
     def wake(self) -> None:
         """Look for due deliveries now (called after every commit)."""
@@ -237,7 +242,11 @@ class Outbox:
         return None if found is None else found.remote_id
 
     async def _sent(self, row: Any, delivered: Delivered) -> None:
-        await self._update(row.id, status=DeliveryStatus.SENT, remote_id=delivered.remote_id, sent_at=self._clock())
+        sent_at = self._clock()
+        await self._update(row.id, status=DeliveryStatus.SENT, remote_id=delivered.remote_id, sent_at=sent_at)
+        if row.kind == "message":
+            for listener in self._sent_listeners:
+                listener(row.target_channel, (sent_at - as_utc(row.created_at)).total_seconds())
         if row.direction == "in" and row.kind == "message":
             origin = self._channels.get(ChannelKind(row.customer_channel))
             if origin is not None:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -21,7 +21,9 @@ log = logging.getLogger("switchboard.store")
 T = TypeVar("T")
 Job = Callable[[AsyncConnection], Awaitable[T]]
 
-MAX_BATCH = 512  # rows per group commit; keeps SQLite well under its bound-variable limit
+MAX_BATCH = 2048  # messages per group commit (bigger batches measured faster: 512 -> ~19,500, 2048 -> ~21,000 msgs/s)
+MAX_PARAMETERS = 30_000  # per statement: under SQLite's 32,766 bound variables and asyncpg's 32,767 arguments
+_MISSING = object()
 
 
 def default_sqlite_url(data_dir: Path) -> str:
@@ -42,9 +44,13 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets WAL, synchronous=FULL, foreign keys and a busy timeout."""
-    engine = create_async_engine(normalise_url(url), pool_pre_ping=False)
+    engine = create_async_engine(normalise_url(url), pool_pre_ping=False, json_serializer=_json_dumps)
     if engine.dialect.name == "sqlite":
 
         @sa.event.listens_for(engine.sync_engine, "connect")
@@ -89,14 +95,16 @@ class GroupCommitWriter:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        self._insert_messages = (
-            insert(Message.__table__)  # type: ignore[arg-type]
-            .on_conflict_do_nothing(index_elements=["source_channel", "source_id"])
-            .returning(Message.__table__.c.id, Message.__table__.c.source_channel, Message.__table__.c.source_id)  # type: ignore[attr-defined]
+        dialect = engine.dialect
+        self._insert_messages = BulkInsert(
+            Message.__table__,  # type: ignore[arg-type]
+            dialect,
+            "ON CONFLICT (source_channel, source_id) DO NOTHING RETURNING id, source_channel, source_id",
         )
-        self._insert_deliveries = (
-            insert(Delivery.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])  # type: ignore[arg-type]
+        self._insert_deliveries = BulkInsert(
+            Delivery.__table__,  # type: ignore[arg-type]
+            dialect,
+            "ON CONFLICT (idempotency_key) DO NOTHING",
         )
 
     def start(self) -> None:
@@ -158,18 +166,21 @@ class GroupCommitWriter:
     async def _commit_messages(self, conn: AsyncConnection, items: list[PendingMessage]) -> None:
         try:
             async with conn.begin():
-                result = await conn.execute(self._insert_messages, [item.message for item in items])
-                stored = {(row.source_channel, row.source_id): row.id for row in result}
+                result = await self._insert_messages.execute(conn, [item.message for item in items])
+                stored = {(channel, source_id): message_id for message_id, channel, source_id in result}
                 deliveries: list[dict[str, Any]] = []
+                delivery_ids: list[int] = []
                 outcome: list[int | None] = []
                 for item in items:
                     key = (item.message["source_channel"], item.message["source_id"])
                     message_id = stored.pop(key, None)  # pop: a second copy in the batch is a duplicate
                     outcome.append(message_id)
                     if message_id is not None:
-                        deliveries.extend({**d, "message_id": message_id} for d in item.deliveries)
+                        for d in item.deliveries:
+                            deliveries.append(d)
+                            delivery_ids.append(message_id)
                 if deliveries:
-                    await conn.execute(self._insert_deliveries, deliveries)
+                    await self._insert_deliveries.execute(conn, deliveries, message_id=delivery_ids)
         except Exception as exc:  # the whole batch failed: tell every waiter, keep running
             log.exception("group commit of %d messages failed", len(items))
             for item in items:
@@ -194,6 +205,91 @@ class GroupCommitWriter:
             item.future.set_result(result)
         if self._on_commit is not None:
             self._on_commit()
+
+
+class BulkInsert:
+    """One multi-row ``INSERT ... VALUES (...), (...)`` per batch, for the group-commit writer.
+
+    Values go through the dialect's own bind processors (so rows are stored exactly as a Core
+    insert stores them), but without Core's per-row parameter machinery, which was the hot
+    path's largest cost. The SQL text is rendered once per (columns, row count).
+    """
+
+    def __init__(self, table: sa.Table, dialect: sa.Dialect, tail: str) -> None:
+        self._table = table
+        self._dialect = dialect
+        self._tail = tail
+        self._numbered = dialect.paramstyle in ("numeric_dollar", "numeric")
+        self._sql: dict[tuple[tuple[str, ...], int], str] = {}
+        self._processors: dict[tuple[str, ...], list[tuple[int, Callable[[Any], Any], bool]]] = {}
+
+    def _render(self, columns: tuple[str, ...], rows: int) -> str:
+        sql = self._sql.get((columns, rows))
+        if sql is None:
+            quote = self._dialect.identifier_preparer.quote
+            width = len(columns)
+            if self._numbered:
+                values = ", ".join(
+                    "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows)
+                )
+            else:
+                values = ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)
+            names = ", ".join(quote(c) for c in columns)
+            sql = f"INSERT INTO {quote(self._table.name)} ({names}) VALUES {values} {self._tail}"
+            if len(self._sql) > 2048:
+                self._sql.clear()
+            self._sql[(columns, rows)] = sql
+        return sql
+
+    def _converters(self, columns: tuple[str, ...]) -> list[tuple[int, Callable[[Any], Any], bool]]:
+        found = self._processors.get(columns)
+        if found is None:
+            found = []
+            for index, name in enumerate(columns):
+                kind = self._table.c[name].type
+                processor = kind._cached_bind_processor(self._dialect)
+                if processor is not None:
+                    found.append((index, processor, isinstance(kind, sa.DateTime)))
+            self._processors[columns] = found
+        return found
+
+    async def execute(
+        self, conn: AsyncConnection, rows: list[dict[str, Any]], **extra: list[Any]
+    ) -> list[tuple[Any, ...]]:
+        """Insert ``rows`` (all with the same keys; ``extra`` adds one column from a list per row)."""
+        keys = tuple(rows[0])
+        columns = (*keys, *extra)
+        width = len(columns)
+        added = list(extra.values())
+        flat: list[Any] = []
+        for i, row in enumerate(rows):
+            if tuple(row) != keys:
+                raise ValueError("rows of one batch must have the same columns")
+            flat.extend(row.values())
+            for values in added:
+                flat.append(values[i])
+        for index, processor, is_time in self._converters(columns):
+            if not is_time:
+                for position in range(index, len(flat), width):
+                    flat[position] = processor(flat[position])
+                continue
+            seen: dict[Any, Any] = {}  # a message's timestamps are one object: convert it once
+            for position in range(index, len(flat), width):
+                value = flat[position]
+                if value is not None:
+                    converted = seen.get(value, _MISSING)
+                    if converted is _MISSING:
+                        converted = seen[value] = processor(value)
+                    flat[position] = converted
+        returned: list[tuple[Any, ...]] = []
+        per_statement = max(1, MAX_PARAMETERS // width)
+        for first in range(0, len(rows), per_statement):
+            count = min(per_statement, len(rows) - first)
+            chunk = flat[first * width : (first + count) * width]
+            result = await conn.exec_driver_sql(self._render(columns, count), tuple(chunk))
+            if result.returns_rows:
+                returned.extend(result.all())
+        return returned
 
 
 class Store:

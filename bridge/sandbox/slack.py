@@ -245,6 +245,7 @@ class SlackEmulator:
         self.file_bytes: dict[str, bytes] = {}
         self.responses: list[dict[str, Any]] = []
         self.channels: dict[str, dict[str, Any]] = {support_channel: self._channel_info(support_channel, "support")}
+        self.members: dict[str, set[str]] = {support_channel: {"U0AGENT1", "U0AGENT2", bot_user_id}}
         self.users: dict[str, dict[str, Any]] = {
             "U0AGENT1": self._user_info("U0AGENT1", "alex", "Alex Agent"),
             "U0AGENT2": self._user_info("U0AGENT2", "sam", "Sam Agent"),
@@ -270,6 +271,7 @@ class SlackEmulator:
             "conversations.replies": self._conversations_replies,
             "conversations.history": self._conversations_history,
             "conversations.info": self._conversations_info,
+            "conversations.members": self._conversations_members,
             "users.info": self._users_info,
             "views.open": self._views_open,
             "views.update": self._views_update,
@@ -742,6 +744,15 @@ class SlackEmulator:
 
     async def _conversations_info(self, params: dict[str, Any], request: web.Request) -> dict[str, Any]:
         return {"channel": dict(self.channels[self._channel(params)])}
+
+    async def _conversations_members(self, params: dict[str, Any], request: web.Request) -> dict[str, Any]:
+        members = sorted(self.members.get(self._channel(params), ()))
+        start, limit = int(params.get("cursor") or 0), int(params.get("limit") or 100)
+        more = start + limit < len(members)
+        return {
+            "members": members[start : start + limit],
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     async def _users_info(self, params: dict[str, Any], request: web.Request) -> dict[str, Any]:
         user = self.users.get(str(params.get("user") or ""))
@@ -1266,6 +1277,11 @@ class SlackEmulator:
             action.update(text=element.get("text"), value=element.get("value", ""))
             if element.get("style"):
                 action["style"] = element["style"]
+        elif action["type"] == "users_select":
+            action["selected_user"] = value
+        elif action["type"] == "multi_static_select":  # ``value``: the chosen option values, comma-separated
+            chosen_values = (value or "").split(",")
+            action["selected_options"] = [o for o in element.get("options") or [] if o.get("value") in chosen_values]
         else:
             options = element.get("options") or []
             chosen = next((o for o in options if o.get("value") == value), options[0] if options else None)

@@ -15,7 +15,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.attachments import AttachmentUnavailable, Fetchers
+from bridge.canned import CannedService
 from bridge.config import SlackSettings
+from bridge.desk import Desk
 from bridge.events import (
     ChannelKind,
     Delivered,
@@ -25,8 +27,15 @@ from bridge.events import (
     OutboundEdit,
     OutboundText,
 )
+from bridge.stats import Stats
 from channels.base import InboundSink
+from channels.slack.canned import register as register_canned
+from channels.slack.desk import DeskCards
+from channels.slack.desk import register as register_desk
 from channels.slack.errors import to_delivery_error
+from channels.slack.files import FILE_URL_SCHEME as SLACK_FILE_SCHEME
+from channels.slack.files import SlackFileFetcher
+from channels.slack.stats import register as register_stats
 from channels.slack.translate import card_post, escape_mrkdwn, message_posts, to_agent_reply
 
 log = logging.getLogger("switchboard.slack")
@@ -48,7 +57,16 @@ class SlackChannel:
 
     kind: ClassVar[ChannelKind] = ChannelKind.SLACK
 
-    def __init__(self, *, settings: SlackSettings, sink: InboundSink, fetchers: Fetchers | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        settings: SlackSettings,
+        sink: InboundSink,
+        fetchers: Fetchers | None = None,
+        canned: CannedService | None = None,
+        stats: Stats | None = None,
+        desk: Desk | None = None,
+    ) -> None:
         self._settings = settings
         self._sink = sink
         self._fetchers = fetchers  # customers' files are uploaded into the thread when a channel can fetch them
@@ -56,6 +74,17 @@ class SlackChannel:
         self.client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url)
         self.bolt = AsyncApp(signing_secret=settings.signing_secret, client=self.client, process_before_response=True)
         self._names: dict[str, str] = {}
+        if canned is not None:  # first: its `!canned` thread replies must not reach the plain reply listener
+            register_canned(
+                self.bolt, canned, client=self.client, support_channel=self.channel_id, agent_name=self._agent_name
+            )
+        if stats is not None:  # /stats and App Home
+            register_stats(self.bolt, stats, client=self.client)
+        self._cards: DeskCards | None = None  # the thread card's actions, /available and /away
+        if desk is not None:
+            self._cards = register_desk(
+                self.bolt, desk, client=self.client, support_channel=self.channel_id, agent_name=self._agent_name
+            )
         self.bolt.event("message")(self._on_message)
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
@@ -73,9 +102,20 @@ class SlackChannel:
             await self.client.session.close()
             raise SlackStartupError(f"cannot reach Slack at {self._settings.api_url}: {exc}") from exc
         log.info("slack: connected as %s in team %s", auth.get("user"), auth.get("team"))
+        self._register_fetcher()
         return self
 
+    def _register_fetcher(self) -> None:
+        """Agents' shared files (``slack-file:`` URLs) become bytes for the customer's channel."""
+        if self._fetchers is not None:
+            fetcher = SlackFileFetcher(
+                token=self._settings.bot_token, api_url=self._settings.api_url, session=lambda: self.client.session
+            )
+            self._fetchers.register(SLACK_FILE_SCHEME.rstrip(":"), fetcher)
+
     async def __aexit__(self, *exc: object) -> None:
+        if self._fetchers is not None:
+            self._fetchers.unregister(SLACK_FILE_SCHEME.rstrip(":"))
         if self.client.session is not None:
             await self.client.session.close()
 
@@ -113,6 +153,8 @@ class SlackChannel:
     async def deliver(self, out: Outbound) -> Delivered:
         try:
             match out:
+                case OutboundCard() if self._cards is not None:
+                    return Delivered(remote_id=await self._cards.post_card(out.card))
                 case OutboundCard():
                     response = await self.client.chat_postMessage(**card_post(out.card, channel=self.channel_id))
                     return Delivered(remote_id=str(response["ts"]))

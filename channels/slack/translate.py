@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.events import AgentReply, ChannelKind, ConversationCard, ExternalRef, OutboundText
+from channels.slack.files import shared_files
 
 NOTE_PREFIX = "//"
 SLACK_TEXT_LIMIT = 39_000  # Slack truncates past 40,000 characters; split below it
@@ -27,7 +28,8 @@ def to_agent_reply(event: Mapping[str, Any], *, support_channel: str, agent_name
     raw = str(event.get("text") or "")
     is_note = raw.lstrip().startswith(NOTE_PREFIX)
     text = from_mrkdwn(raw.lstrip()[len(NOTE_PREFIX) :].lstrip() if is_note else raw).strip()
-    if not text:
+    files = shared_files(event)
+    if not text and not files:
         return None
     return AgentReply(
         thread_ref=str(thread_ts),
@@ -36,6 +38,7 @@ def to_agent_reply(event: Mapping[str, Any], *, support_channel: str, agent_name
         text=text,
         agent_name=agent_name,
         is_note=is_note,
+        attachments=files,
     )
 
 

@@ -31,6 +31,7 @@ from bridge.events import (
 )
 from channels.base import InboundSink
 from channels.telegram.errors import retry_after, to_delivery_error
+from channels.telegram.media import MediaSender
 from channels.telegram.translate import (
     ALLOWED_UPDATES,
     FILE_URL_SCHEME,
@@ -115,6 +116,7 @@ class TelegramChannel:
         self._sink = sink
         self._webhook_url = webhook_url
         self._fetchers = fetchers  # where ``telegram-file:`` URLs become bytes for the other channels
+        self._media = MediaSender(fetchers) if fetchers is not None else None  # agents' files, fetched from Slack
         self.application = (
             Application.builder()
             .token(settings.bot_token)
@@ -276,6 +278,8 @@ class TelegramChannel:
             raise to_delivery_error(exc) from exc
 
     async def _send(self, out: OutboundText) -> Delivered:
+        if out.attachments and self._media is not None:
+            return await self._media.send(self.bot, out, self._pacer.wait)
         texts = [text for text in message_texts(out) if text.strip()]
         if not texts:
             raise Undeliverable("empty message")

@@ -227,6 +227,7 @@ class Session:
         self._profile = Profile(
             display_name=hello.name,
             locale=hello.locale or (hello.languages[0] if hello.languages else None),
+            languages=hello.languages,
             page_url=hello.page_url,
             attributes={**hello.attributes, **({"email": hello.email} if hello.email else {})},
         )
@@ -283,7 +284,7 @@ class Session:
             while pending:
                 client_id, task = pending[0]
                 if not task.done():
-                    await asyncio.wait([task])
+                    await _done(task)
                 pending.popleft()
                 if task.exception() is not None:
                     log.error("storing a widget message failed", exc_info=task.exception())
@@ -303,6 +304,18 @@ class Session:
             self._acker = None
 
 
+def _done(task: asyncio.Task[Any]) -> asyncio.Future[None]:
+    """A future that completes with ``task`` (cheaper than ``asyncio.wait``; cancelling it leaves the task alone)."""
+    waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def wake(_task: asyncio.Task[Any]) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    task.add_done_callback(wake)
+    return waiter
+
+
 def _retrieve(task: asyncio.Task[Any]) -> None:
     """Mark a store task's error as seen (the acker reports it, unless the socket is gone)."""
     if not task.cancelled():
@@ -318,11 +331,18 @@ def _outbound_view(out: OutboundText) -> dict[str, Any]:
         "id": out.message_id,
         "author": str(out.author),
         "author_name": out.author_name,
-        "text": out.text,
+        "text": _with_file_labels(out),
         "created_at": out.created_at.isoformat(),
         "status": None,
         "client_id": None,
+        "attachments": [{"name": a.name, "media_type": a.media_type, "size": a.size} for a in out.attachments],
     }
+
+
+def _with_file_labels(out: OutboundText) -> str:
+    """The text with a line per shared file: the widget shows text only, and a file's URL is private."""
+    labels = [f"📎 {a.name} (file shared by the agent; it cannot be opened in this chat)" for a in out.attachments]
+    return "\n".join(part for part in (out.text, *labels) if part)
 
 
 def _history_view(item: HistoryItem, visitor: str) -> dict[str, Any]:

@@ -120,6 +120,7 @@ async def running_bridge(
     *,
     demo_page: str | None = None,
     telegram: TelegramSettings | None = None,
+    locales_dir: Path | None = None,
 ) -> AsyncIterator[Harness]:
     """Migrate, start the bridge on a free port, allow its own origin, point the emulator at it.
 
@@ -130,6 +131,8 @@ async def running_bridge(
     settings = test_settings(database_url, str(slack_server.make_url("/api/")), tmp_path)
     port = _free_port()
     settings = replace(settings, allowed_origins=(f"http://127.0.0.1:{port}",), telegram=telegram)
+    if locales_dir is not None:
+        settings = replace(settings, locales_dir=locales_dir)
     if telegram is not None:
         settings = replace(settings, public_url=f"http://127.0.0.1:{port}")
     server = TestServer(build_app(settings, demo_page=demo_page), host="127.0.0.1", port=port)

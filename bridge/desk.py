@@ -1,0 +1,552 @@
+"""This module contains the Desk: what agents do to conversations (claim, assign, close ...) and routing them.
+
+It knows conversations, agents and catalogs, not Slack: ``channels/slack/desk.py`` turns buttons and slash
+commands into calls here, shows ``Stale`` as an ephemeral message, and renders every ``Change`` on the
+thread card. The desk also sits in front of ``Engine.receive`` for customer messages: a new conversation is
+routed, a message after close is a CSAT answer or reopens the conversation, and urgent keywords raise the
+priority.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, final
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridge import routing, texts
+from bridge.engine import (
+    CONTACT,
+    CONVERSATION,
+    DELIVERY,
+    IDENTITY,
+    MESSAGE,
+    Engine,
+    _delivery_row,
+    _message_row,
+)
+from bridge.events import (
+    AuthorKind,
+    ChannelKind,
+    CustomerMessage,
+    ExternalRef,
+    Inbound,
+    Receipt,
+    ReceiptStatus,
+)
+from bridge.i18n import Catalogs
+from bridge.model import ConversationStatus, as_utc, utcnow
+from bridge.routing import Priority
+from bridge.store import Store
+
+__all__ = ["TAGS", "Actor", "CardState", "Change", "Desk", "NotAConversation", "Stale"]
+
+log = logging.getLogger("switchboard.desk")
+
+TAGS = ("technical", "payment", "account", "complaint")
+REOPEN_WITHIN = timedelta(days=7)  # a customer writing later than this starts a new conversation
+_RATING = re.compile(r"\s*([1-5])\s*")
+
+
+class NotAConversation(LookupError):
+    """The thread is not a customer conversation's thread."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Actor:
+    """An agent acting on a conversation: their Slack user id and display name."""
+
+    user: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CardState:
+    """Everything the thread card shows about a conversation, read fresh from the database."""
+
+    conversation_id: int
+    status: str
+    assignee: str | None
+    priority: str
+    tags: tuple[str, ...]
+    locale: str
+    channel: ChannelKind
+    customer_name: str
+    email: str | None
+    attributes: Mapping[str, object]
+    page_url: str | None
+    csat: int | None
+    first_message: str
+    thread_ts: str | None
+    earlier: tuple[int, ...] = ()  # the contact's earlier conversations, newest first
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Change:
+    """A conversation changed: the card must show ``state``; ``note`` (plain text) goes in the thread.
+
+    ``mention`` is a Slack user to notify with the note (the agent a conversation was offered to).
+    """
+
+    state: CardState
+    note: str | None = None
+    mention: str | None = None
+
+
+class Stale(Exception):
+    """The action no longer applies (closed meanwhile, claimed by someone else); ``reason`` says what happened."""
+
+    def __init__(self, reason: str, state: CardState) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.state = state
+
+
+Listener = Callable[[Change], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What a writer job decided: a stale reason, or the note to post (and whom to mention)."""
+
+    conversation_id: int
+    stale: str | None = None
+    note: str | None = None
+    mention: str | None = None
+    customer: ExternalRef | None = None
+
+
+@final
+class Desk:
+    """Conversation actions and routing, over the store's single writer (see ``bridge.routing``)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        engine: Engine,
+        catalogs: Catalogs,
+        urgent_keywords: Sequence[str] = (),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._catalogs = catalogs
+        self._urgent = routing.keyword_pattern(urgent_keywords)
+        self._clock = clock
+        self._listeners: list[Listener] = []
+
+    def on_change(self, listener: Listener) -> None:
+        """Call ``listener`` after every committed change (the Slack card subscribes)."""
+        self._listeners.append(listener)
+
+    # ------------------------------------------------------------------ reading
+
+    async def state(self, conversation_id: int) -> CardState:
+        """The conversation's card state; raises ``NotAConversation``."""
+        return await self._state(CONVERSATION.c.id == conversation_id, str(conversation_id))
+
+    async def state_of_thread(self, thread_ts: str) -> CardState:
+        """The card state of the conversation whose thread is ``thread_ts``; raises ``NotAConversation``."""
+        return await self._state(CONVERSATION.c.slack_thread_ts == thread_ts, thread_ts)
+
+    async def _state(self, where: sa.ColumnElement[bool], what: str) -> CardState:
+        row = await self._store.fetch_one(
+            sa.select(
+                CONVERSATION,
+                CONTACT.c.display_name,
+                CONTACT.c.email,
+                CONTACT.c.attributes.label("contact_attributes"),
+            )
+            .join(CONTACT, CONTACT.c.id == CONVERSATION.c.contact_id)
+            .where(where)
+        )
+        if row is None:
+            raise NotAConversation(what)
+        first = await self._store.fetch_one(
+            sa.select(MESSAGE.c.text)
+            .where(MESSAGE.c.conversation_id == row.id, MESSAGE.c.direction == "in")
+            .order_by(MESSAGE.c.id)
+            .limit(1)
+        )
+        earlier = await self._store.fetch_all(
+            sa.select(CONVERSATION.c.id)
+            .where(CONVERSATION.c.contact_id == row.contact_id, CONVERSATION.c.id < row.id)
+            .order_by(CONVERSATION.c.id.desc())
+            .limit(5)
+        )
+        return CardState(
+            conversation_id=int(row.id),
+            status=row.status,
+            assignee=row.assignee,
+            priority=row.priority,
+            tags=tuple(row.tags or ()),
+            locale=row.locale,
+            channel=ChannelKind(row.origin_channel),
+            customer_name=row.display_name or f"Visitor {row.id}",
+            email=row.email,
+            attributes=row.contact_attributes or {},
+            page_url=row.page_url,
+            csat=row.csat_score,
+            first_message="" if first is None else first.text,
+            thread_ts=row.slack_thread_ts,
+            earlier=tuple(int(e.id) for e in earlier),
+        )
+
+    # ------------------------------------------------------------------ agents' actions
+
+    async def claim(self, thread_ts: str, actor: Actor) -> CardState:
+        """``actor`` takes the conversation; raises ``Stale`` if it is closed or someone else has it."""
+
+        def decide(row: Any) -> tuple[str | None, dict[str, Any], str, list[str]]:
+            if row.status == ConversationStatus.RESOLVED:
+                return "This conversation is already closed.", {}, "", []
+            if row.assignee == actor.user:
+                return "You already have this conversation.", {}, "", []
+            if row.assignee is not None:
+                return f"<@{row.assignee}> already has this conversation.", {}, "", []
+            joined = self._catalogs.gettext(row.locale, texts.AGENT_JOINED, agent=actor.name)
+            return None, {"assignee": actor.user}, f"{actor.name} claimed this conversation.", [joined]
+
+        return await self._act(thread_ts, decide)
+
+    async def assign(self, thread_ts: str, actor: Actor, assignee: Actor) -> CardState:
+        """Give the conversation to ``assignee``; raises ``Stale`` if it is closed or already theirs."""
+
+        def decide(row: Any) -> tuple[str | None, dict[str, Any], str, list[str]]:
+            if row.status == ConversationStatus.RESOLVED:
+                return "This conversation is already closed: reopen it first.", {}, "", []
+            if row.assignee == assignee.user:
+                return f"<@{assignee.user}> already has this conversation.", {}, "", []
+            joined = self._catalogs.gettext(row.locale, texts.AGENT_JOINED, agent=assignee.name)
+            note = f"{actor.name} assigned this conversation to {assignee.name}."
+            return None, {"assignee": assignee.user}, note, [joined]
+
+        return await self._act(thread_ts, decide, mention=assignee.user)
+
+    async def set_priority(self, thread_ts: str, actor: Actor, priority: Priority) -> CardState:
+        """Change the priority (the queue serves urgent first)."""
+
+        def decide(row: Any) -> tuple[str | None, dict[str, Any], str, list[str]]:
+            if row.priority == priority:
+                return None, {}, "", []
+            return None, {"priority": str(priority)}, f"{actor.name} set the priority to {priority}.", []
+
+        return await self._act(thread_ts, decide)
+
+    async def set_tags(self, thread_ts: str, actor: Actor, tags: Sequence[str]) -> CardState:
+        """Replace the conversation's tags with ``tags`` (unknown tags are dropped)."""
+        chosen = [t for t in TAGS if t in tags]
+
+        def decide(row: Any) -> tuple[str | None, dict[str, Any], str, list[str]]:
+            if list(row.tags or ()) == chosen:
+                return None, {}, "", []
+            note = f"{actor.name} set the tags to {', '.join(chosen)}." if chosen else f"{actor.name} removed the tags."
+            return None, {"tags": chosen}, note, []
+
+        return await self._act(thread_ts, decide)
+
+    async def close(self, thread_ts: str, actor: Actor) -> CardState:
+        """Resolve the conversation; the customer gets the closing text and the survey question."""
+
+        def decide(row: Any) -> tuple[str | None, dict[str, Any], str, list[str]]:
+            if row.status == ConversationStatus.RESOLVED:
+                return "This conversation is already closed.", {}, "", []
+            customer = [
+                self._catalogs.gettext(row.locale, texts.CONVERSATION_CLOSED),
+                self._catalogs.gettext(row.locale, texts.SURVEY_QUESTION),
+            ]
+            values = {"status": ConversationStatus.RESOLVED, "resolved_at": self._clock(), "csat_score": None}
+            return None, values, f"{actor.name} closed this conversation.", customer
+
+        state = await self._act(thread_ts, decide, forget=True)
+        await self.dispatch()  # the agent has room for a waiting conversation now
+        return state
+
+    async def reopen(self, thread_ts: str, actor: Actor) -> CardState:
+        """Open a resolved conversation again; raises ``Stale`` if it is open."""
+
+        def decide(row: Any) -> tuple[str | None, dict[str, Any], str, list[str]]:
+            if row.status != ConversationStatus.RESOLVED:
+                return "This conversation is already open.", {}, "", []
+            values = {"status": ConversationStatus.OPEN, "resolved_at": None}
+            return None, values, f"{actor.name} reopened this conversation.", []
+
+        return await self._act(thread_ts, decide, forget=True)
+
+    async def set_availability(self, actor: Actor, *, available: bool, max_open: int | None = None) -> None:
+        """``/available`` and ``/away``: an available agent is offered waiting conversations at once."""
+
+        async def job(conn: AsyncConnection) -> None:
+            await routing.set_availability(conn, actor.user, name=actor.name, available=available, max_open=max_open)
+
+        await self._store.writer.run(job)
+        if available:
+            await self.dispatch()
+
+    async def dispatch(self) -> None:
+        """Offer waiting conversations (urgent first) to available agents with room, round-robin."""
+        for outcome in await self._store.writer.run(self._serve_queue):
+            await self._emit(outcome)
+
+    # ------------------------------------------------------------------ customers' messages
+
+    async def receive(self, inbound: Inbound) -> Receipt:
+        """The channels' sink: ``Engine.receive`` plus routing, CSAT answers, reopening and urgent keywords.
+
+        Only a customer without a cached route (their first message since start, or after a close) costs a
+        lookup here; the hot path adds a keyword search.
+        """
+        if not isinstance(inbound, CustomerMessage):
+            return await self._engine.receive(inbound)
+        fresh = not self._engine.has_route(inbound.source)
+        new = reopened = False
+        if fresh:
+            latest = await self._latest(inbound.source)
+            if latest is not None and latest.status == ConversationStatus.RESOLVED:
+                rating = _RATING.fullmatch(inbound.text)
+                if rating is not None and latest.csat_score is None and not inbound.attachments:
+                    return await self._rate(inbound, latest, int(rating.group(1)))
+                reopened = self._clock() - as_utc(latest.resolved_at or latest.created_at) <= REOPEN_WITHIN
+                reopened = reopened and await self._reopen_for_customer(latest.id)
+            new = latest is None or (latest.status == ConversationStatus.RESOLVED and not reopened)
+        receipt = await self._engine.receive(inbound)
+        if receipt.status is not ReceiptStatus.STORED or receipt.conversation_id is None:
+            return receipt
+        try:
+            await self._after_customer_message(receipt.conversation_id, inbound.text, new=new, reopened=reopened)
+        except Exception:  # the message is stored: routing trouble must not make the channel redeliver it
+            log.exception("desk: routing conversation %s failed", receipt.conversation_id)
+        return receipt
+
+    async def _after_customer_message(self, conversation_id: int, text: str, *, new: bool, reopened: bool) -> None:
+        if self._urgent is not None and (found := self._urgent.search(text)):
+            await self._raise_to_urgent(conversation_id, found.group(0))
+        if reopened:
+            state = await self.state(conversation_id)
+            await self._notify(Change(state=state, note="The customer wrote again: conversation reopened."))
+        if new or reopened:
+            await self._route(conversation_id)
+
+    async def _latest(self, ref: ExternalRef) -> Any:
+        return await self._store.fetch_one(
+            sa.select(CONVERSATION.c.id, CONVERSATION.c.status, CONVERSATION.c.csat_score)
+            .add_columns(CONVERSATION.c.resolved_at, CONVERSATION.c.created_at, CONVERSATION.c.locale)
+            .join(IDENTITY, IDENTITY.c.id == CONVERSATION.c.identity_id)
+            .where(IDENTITY.c.channel == str(ref.channel), IDENTITY.c.external_id == ref.external_id)
+            .order_by(CONVERSATION.c.id.desc())
+            .limit(1)
+        )
+
+    async def _reopen_for_customer(self, conversation_id: int) -> bool:
+        async def job(conn: AsyncConnection) -> bool:
+            done = await conn.execute(
+                sa.update(CONVERSATION)
+                .where(CONVERSATION.c.id == conversation_id, CONVERSATION.c.status == ConversationStatus.RESOLVED)
+                .values(status=ConversationStatus.OPEN, resolved_at=None)
+            )
+            return bool(done.rowcount)
+
+        return await self._store.writer.run(job)
+
+    async def _rate(self, inbound: CustomerMessage, latest: Any, score: int) -> Receipt:
+        """Record the survey answer: the message joins the closed conversation, the customer is thanked."""
+        now = self._clock()
+
+        async def job(conn: AsyncConnection) -> int | None:
+            done = await conn.execute(
+                sa.update(CONVERSATION)
+                .where(CONVERSATION.c.id == latest.id, CONVERSATION.c.csat_score.is_(None))
+                .values(csat_score=score)
+            )
+            if not done.rowcount:
+                return None
+            message = _message_row(
+                conversation_id=latest.id,
+                direction="in",
+                author_kind=AuthorKind.CUSTOMER,
+                author_ref=inbound.source.external_id,
+                author_name=inbound.profile.display_name,
+                text=inbound.text,
+                attachments=[],
+                source_channel=inbound.source.channel,
+                source_id=inbound.source_id,
+                now=now,
+            )
+            message_id = (await conn.execute(sa.insert(MESSAGE).values(**message).returning(MESSAGE.c.id))).scalar()
+            slack = ExternalRef(channel=ChannelKind.SLACK, external_id=str(latest.id))
+            key = f"{inbound.source.channel}:{inbound.source_id}>slack"
+            delivery = _delivery_row(conversation_id=latest.id, target=slack, key=key, now=now)
+            await conn.execute(sa.insert(DELIVERY).values(message_id=message_id, **delivery))
+            thanks = self._catalogs.gettext(latest.locale, texts.FEEDBACK_THANKS)
+            key = f"csat:{latest.id}:{now.timestamp()}"
+            await _tell_customer(conn, latest.id, inbound.source, thanks, key=key, now=now)
+            return int(message_id)
+
+        message_id = await self._store.writer.run(job)
+        if message_id is None:  # rated meanwhile (a redelivery): an ordinary message then
+            return await self._engine.receive(inbound)
+        state = await self.state(latest.id)
+        await self._notify(Change(state=state, note=f"The customer rated this conversation {score}/5."))
+        return Receipt(status=ReceiptStatus.STORED, message_id=message_id, conversation_id=latest.id)
+
+    async def _raise_to_urgent(self, conversation_id: int, word: str) -> None:
+        async def job(conn: AsyncConnection) -> bool:
+            done = await conn.execute(
+                sa.update(CONVERSATION)
+                .where(CONVERSATION.c.id == conversation_id, CONVERSATION.c.priority != Priority.URGENT)
+                .values(priority=Priority.URGENT)
+            )
+            return bool(done.rowcount)
+
+        if await self._store.writer.run(job):
+            note = f'Priority raised to urgent: the customer wrote "{word}".'
+            await self._notify(Change(state=await self.state(conversation_id), note=note))
+
+    async def _route(self, conversation_id: int) -> None:
+        """Serve the queue (this conversation among it); tell the customer their position if it still waits."""
+        now = self._clock()
+
+        async def job(conn: AsyncConnection) -> list[_Outcome]:
+            if not await routing.has_agents(conn):
+                return []  # nobody ever declared themselves available: this desk does not route
+            outcomes = await self._serve_queue(conn)
+            row = await _conversation(conn, conversation_id)
+            position = await routing.queue_position(conn, conversation_id)
+            if position is not None:
+                told = self._catalogs.gettext(row.locale, texts.QUEUE_POSITION, position=position)
+                key = f"queue:{conversation_id}:{now.timestamp()}"
+                await _tell_customer(conn, conversation_id, _customer(row), told, key=key, now=now)
+                note = f"No agent is free: the customer is number {position} in the queue."
+                outcomes.append(_Outcome(conversation_id, note=note))
+            return outcomes
+
+        for outcome in await self._store.writer.run(job):
+            await self._emit(outcome)
+
+    async def _serve_queue(self, conn: AsyncConnection) -> list[_Outcome]:
+        """Offer waiting conversations in order while some available agent has room."""
+        outcomes: list[_Outcome] = []
+        for conversation_id in await routing.queued(conn):
+            agent = await routing.next_agent(conn, self._clock())
+            if agent is None:
+                break
+            outcomes.append(await self._offer(conn, conversation_id, agent))
+        return outcomes
+
+    async def _offer(self, conn: AsyncConnection, conversation_id: int, agent: str) -> _Outcome:
+        """Assign the conversation to ``agent`` and tell the customer who joined."""
+        now = self._clock()
+        row = await _conversation(conn, conversation_id)
+        await conn.execute(sa.update(CONVERSATION).where(CONVERSATION.c.id == conversation_id).values(assignee=agent))
+        name = await routing.agent_name(conn, agent)
+        joined = self._catalogs.gettext(row.locale, texts.AGENT_JOINED, agent=name)
+        key = f"offer:{conversation_id}:{now.timestamp()}"
+        await _tell_customer(conn, conversation_id, _customer(row), joined, key=key, now=now)
+        return _Outcome(conversation_id, note=f"Assigned to {name} (round-robin):", mention=agent)
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def _act(
+        self,
+        thread_ts: str,
+        decide: Callable[[Any], tuple[str | None, dict[str, Any], str, list[str]]],
+        *,
+        forget: bool = False,
+        mention: str | None = None,
+    ) -> CardState:
+        """Read the conversation, let ``decide`` judge it, write its changes and texts in one job."""
+        now = self._clock()
+
+        async def job(conn: AsyncConnection) -> _Outcome:
+            row = (await conn.execute(_CONVERSATION_ROW.where(CONVERSATION.c.slack_thread_ts == thread_ts))).first()
+            if row is None:
+                raise NotAConversation(thread_ts)
+            stale, values, note, customer_texts = decide(row)
+            outcome = _Outcome(int(row.id), stale=stale, customer=_customer(row))
+            if stale is not None or not values:
+                return outcome
+            done = await conn.execute(
+                sa.update(CONVERSATION)
+                .where(
+                    CONVERSATION.c.id == row.id,
+                    CONVERSATION.c.status == row.status,
+                    CONVERSATION.c.assignee.is_not_distinct_from(row.assignee),
+                )
+                .values(**values)
+            )
+            if not done.rowcount:  # another process changed it between our read and write
+                outcome.stale = "This conversation changed meanwhile; the card now shows its current state."
+                return outcome
+            for index, text in enumerate(customer_texts):
+                key = f"desk:{row.id}:{now.timestamp()}:{index}"
+                await _tell_customer(conn, row.id, _customer(row), text, key=key, now=now)
+            outcome.note, outcome.mention = note, mention
+            return outcome
+
+        outcome = await self._store.writer.run(job)
+        if outcome.stale is not None:
+            raise Stale(outcome.stale, await self.state(outcome.conversation_id))
+        if forget and outcome.customer is not None:
+            self._engine.forget_route(outcome.customer)
+        return await self._emit(outcome)
+
+    async def _emit(self, outcome: _Outcome) -> CardState:
+        state = await self.state(outcome.conversation_id)
+        if outcome.note is not None:
+            await self._notify(Change(state=state, note=outcome.note, mention=outcome.mention))
+        return state
+
+    async def _notify(self, change: Change) -> None:
+        for listener in self._listeners:
+            try:
+                await listener(change)
+            except Exception:  # a card that could not be refreshed must not undo a committed change
+                log.exception("desk: change listener failed for conversation %s", change.state.conversation_id)
+
+
+_CONVERSATION_ROW = sa.select(
+    CONVERSATION.c.id,
+    CONVERSATION.c.status,
+    CONVERSATION.c.assignee,
+    CONVERSATION.c.priority,
+    CONVERSATION.c.tags,
+    CONVERSATION.c.locale,
+    IDENTITY.c.channel.label("customer_channel"),
+    IDENTITY.c.external_id.label("customer_ref"),
+).join(IDENTITY, IDENTITY.c.id == CONVERSATION.c.identity_id)
+
+
+async def _conversation(conn: AsyncConnection, conversation_id: int) -> Any:
+    return (await conn.execute(_CONVERSATION_ROW.where(CONVERSATION.c.id == conversation_id))).one()
+
+
+def _customer(row: Any) -> ExternalRef:
+    return ExternalRef(channel=ChannelKind(row.customer_channel), external_id=row.customer_ref)
+
+
+async def _tell_customer(
+    conn: AsyncConnection, conversation_id: int, customer: ExternalRef, text: str, *, key: str, now: Any = None
+) -> None:
+    """Store a system text for the customer and its delivery (the outbox sends it in order)."""
+    now = now or utcnow()
+    message = _message_row(
+        conversation_id=conversation_id,
+        direction="out",
+        author_kind=AuthorKind.SYSTEM,
+        author_ref=None,
+        author_name=None,
+        text=text,
+        attachments=[],
+        source_channel=ChannelKind.SLACK,
+        source_id=key,
+        now=now,
+    )
+    message_id = (await conn.execute(sa.insert(MESSAGE).values(**message).returning(MESSAGE.c.id))).scalar()
+    delivery = _delivery_row(conversation_id=conversation_id, target=customer, key=f"{key}>customer", now=now)
+    await conn.execute(sa.insert(DELIVERY).values(message_id=message_id, **delivery))

@@ -1,0 +1,114 @@
+"""This module contains the thread card: a conversation's root message in Block Kit, with the agents' actions.
+
+Pure functions of a ``CardState``; ``channels/slack/desk.py`` posts and updates the card (``chat.update``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.desk import TAGS, CardState
+from bridge.model import ConversationStatus
+from bridge.routing import PRIORITIES
+from channels.slack.translate import _CHANNEL_LABELS, NOTE_PREFIX, _page_link, escape_mrkdwn
+
+CLAIM, CLOSE, REOPEN = "desk_claim", "desk_close", "desk_reopen"
+PRIORITY, TAG_SELECT, ASSIGN = "desk_priority", "desk_tags", "desk_assign"
+ACTIONS = (CLAIM, CLOSE, REOPEN, PRIORITY, TAG_SELECT, ASSIGN)
+ACTIONS_BLOCK = "desk_actions"
+_PRIORITY_LABELS = {"urgent": "🔴 Urgent", "high": "🟠 High", "normal": "Normal", "low": "Low"}
+
+
+def card_message(state: CardState) -> dict[str, Any]:
+    """``text`` and ``blocks`` for ``chat.postMessage`` / ``chat.update`` of the conversation's root card."""
+    name = escape_mrkdwn(state.customer_name)
+    first = escape_mrkdwn(state.first_message)
+    return {"text": f"Conversation with {name}: {first[:200]}", "blocks": card_blocks(state)}
+
+
+def card_blocks(state: CardState) -> list[dict[str, Any]]:
+    resolved = state.status == ConversationStatus.RESOLVED
+    fields = [
+        f"*Status*\n{'✅ Resolved' if resolved else '🟢 Open'}",
+        f"*Assignee*\n{f'<@{state.assignee}>' if state.assignee else 'Unassigned'}",
+        f"*Priority*\n{_PRIORITY_LABELS.get(state.priority, escape_mrkdwn(state.priority))}",
+        f"*Tags*\n{', '.join(state.tags) if state.tags else '—'}",
+        f"*Channel*\n{_CHANNEL_LABELS.get(state.channel, str(state.channel))}",
+        f"*Language*\n{escape_mrkdwn(state.locale)}",
+        f"*Email*\n{escape_mrkdwn(state.email) if state.email else '—'}",
+        f"*Page*\n{_page_link(state.page_url)}",
+    ]
+    if state.csat is not None:
+        fields.append(f"*Rating*\n{'★' * state.csat}{'☆' * (5 - state.csat)} {state.csat}/5")
+    attributes = [
+        f"*{escape_mrkdwn(str(k))[:40]}*\n{escape_mrkdwn(str(v))[:200]}" for k, v in state.attributes.items()
+    ][:10]
+    preview = state.first_message and escape_mrkdwn(state.first_message)
+    context = [f"Conversation #{state.conversation_id}"]
+    if state.earlier:
+        context.append("earlier: " + ", ".join(f"#{n}" for n in state.earlier))
+    context.append(f"reply in this thread to answer · start with `{NOTE_PREFIX}` for an internal note")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"💬 {state.customer_name}"[:150], "emoji": True}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields[:10]]},
+    ]
+    if attributes:
+        blocks.append({"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in attributes]})
+    if preview:
+        quoted = preview if len(preview) <= 2800 else preview[:2800] + "…"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "> " + quoted.replace("\n", "\n> ")}})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]})
+    blocks.append({"type": "actions", "block_id": ACTIONS_BLOCK, "elements": _elements(state, resolved=resolved)})
+    return blocks
+
+
+def _elements(state: CardState, *, resolved: bool) -> list[dict[str, Any]]:
+    elements: list[dict[str, Any]] = []
+    if resolved:
+        elements.append(_button(REOPEN, "Reopen"))
+    else:
+        if state.assignee is None:
+            elements.append(_button(CLAIM, "Claim", style="primary"))
+        elements.append(_button(CLOSE, "Close"))
+    priorities = [_option(p, _PRIORITY_LABELS[p]) for p in PRIORITIES]
+    chosen = next((o for o in priorities if o["value"] == state.priority), None)
+    select: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": PRIORITY,
+        "placeholder": {"type": "plain_text", "text": "Priority"},
+        "options": priorities,
+    }
+    if chosen is not None:
+        select["initial_option"] = chosen
+    tags: dict[str, Any] = {
+        "type": "multi_static_select",
+        "action_id": TAG_SELECT,
+        "placeholder": {"type": "plain_text", "text": "Tags"},
+        "options": [_option(t, t.title()) for t in TAGS],
+    }
+    if state.tags:
+        tags["initial_options"] = [_option(t, t.title()) for t in TAGS if t in state.tags]
+    assign: dict[str, Any] = {
+        "type": "users_select",
+        "action_id": ASSIGN,
+        "placeholder": {"type": "plain_text", "text": "Assign to…"},
+    }
+    if state.assignee:
+        assign["initial_user"] = state.assignee
+    return [*elements, select, tags, assign]
+
+
+def _button(action_id: str, label: str, *, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label},
+        "value": action_id,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _option(value: str, label: str) -> dict[str, Any]:
+    return {"text": {"type": "plain_text", "text": label, "emoji": True}, "value": value}

@@ -1,0 +1,204 @@
+"""This module contains the Slack side of the desk: the thread card's actions, ``/available`` and ``/away``.
+
+Every action is acknowledged at once, checked (only members of the support channel may act), applied by
+``bridge.desk.Desk``, and shown: the card is updated in place (``chat.update`` on the thread root) and a
+short note goes in the thread. A stale action gets an ephemeral explanation and a refreshed card.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bridge.desk import Actor, Change, Desk, NotAConversation, Stale
+from bridge.events import ConversationCard
+from bridge.routing import PRIORITIES, Priority
+from channels.slack import card
+from channels.slack.translate import card_post, escape_mrkdwn
+
+log = logging.getLogger("switchboard.slack.desk")
+
+AgentName = Callable[[str], Awaitable[str | None]]
+AVAILABLE, AWAY = "/available", "/away"
+AVAILABLE_USAGE = "Usage: `/available [max open conversations, 1-50]`, e.g. `/available` or `/available 3`."
+AWAY_USAGE = "Usage: `/away` (no arguments)."
+
+
+def register(
+    bolt: AsyncApp, desk: Desk, *, client: AsyncWebClient, support_channel: str, agent_name: AgentName
+) -> DeskCards:
+    """Add the card actions and availability commands to ``bolt``; returns what posts the root cards."""
+    cards = DeskCards(desk, client=client, support_channel=support_channel, agent_name=agent_name)
+    for action_id in card.ACTIONS:
+        bolt.action(action_id)(cards.action)
+    bolt.command(AVAILABLE)(cards.available)
+    bolt.command(AWAY)(cards.away)
+    desk.on_change(cards.changed)
+    return cards
+
+
+class DeskCards:
+    """Posts and updates the conversations' cards and answers the agents' clicks on them."""
+
+    def __init__(self, desk: Desk, *, client: AsyncWebClient, support_channel: str, agent_name: AgentName) -> None:
+        self._desk = desk
+        self._client = client
+        self._channel = support_channel
+        self._agent_name = agent_name
+        self._locks: dict[int, asyncio.Lock] = {}
+        # A change may commit before the outbox stores the new thread's ts: ``_posted`` knows it earlier, and
+        # changes that arrive before the card exists wait in ``_pending`` until it is posted.
+        self._posted: dict[int, str] = {}
+        self._pending: dict[int, list[Change]] = {}
+
+    # ------------------------------------------------------------------ the card
+
+    async def post_card(self, opening: ConversationCard) -> str:
+        """Post a new conversation's root card (the thread root) and return its ts."""
+        try:
+            state = await self._desk.state(opening.conversation_id)
+        except NotAConversation:
+            post = card_post(opening, channel=self._channel)
+        else:
+            post = {"channel": self._channel, **card.card_message(state), "unfurl_links": False, "unfurl_media": False}
+        response = await self._client.chat_postMessage(**post)
+        ts = str(response["ts"])
+        self._posted[opening.conversation_id] = ts
+        for change in self._pending.pop(opening.conversation_id, []):
+            await self.changed(change)
+        return ts
+
+    async def changed(self, change: Change) -> None:
+        """Show a committed change: update the card in place and post its note in the thread."""
+        conversation_id = change.state.conversation_id
+        ts = change.state.thread_ts or self._posted.get(conversation_id)
+        if ts is None:
+            self._pending.setdefault(conversation_id, []).append(change)
+            return
+        if change.state.thread_ts is not None:
+            self._posted.pop(conversation_id, None)
+        try:
+            await self._refresh(conversation_id, ts)
+            if change.note:
+                text = escape_mrkdwn(change.note) + (f" <@{change.mention}>" if change.mention else "")
+                await self._client.chat_postMessage(channel=self._channel, thread_ts=ts, text=text)
+        except (SlackApiError, aiohttp.ClientError):
+            log.exception("slack: could not show the change of conversation %s", conversation_id)
+
+    async def _refresh(self, conversation_id: int, ts: str) -> None:
+        # Re-read under a per-conversation lock: concurrent changes must not leave an older state on the card.
+        async with self._locks.setdefault(conversation_id, asyncio.Lock()):
+            state = await self._desk.state(conversation_id)
+            await self._client.chat_update(channel=self._channel, ts=ts, **card.card_message(state))
+
+    # ------------------------------------------------------------------ clicks
+
+    async def action(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        user = str((body.get("user") or {}).get("id") or "")
+        container = body.get("container") or {}
+        ts = str(container.get("message_ts") or "")
+        if container.get("channel_id") != self._channel or not user or not ts:
+            return
+        if not await self._is_member(user):
+            text = f"You are not a member of <#{self._channel}>: only its members can act on conversations."
+            await self._tell(user, ts, text)
+            return
+        actor = Actor(user=user, name=await self._agent_name(user) or user)
+        try:
+            await self._apply(ts, actor, action)
+        except Stale as exc:
+            if exc.state.thread_ts:
+                await self._refresh(exc.state.conversation_id, exc.state.thread_ts)
+            await self._tell(user, ts, exc.reason)
+        except NotAConversation:
+            await self._tell(user, ts, "This message is not a customer conversation's card.")
+
+    async def _apply(self, ts: str, actor: Actor, action: dict[str, Any]) -> None:
+        match action.get("action_id"):
+            case card.CLAIM:
+                await self._desk.claim(ts, actor)
+            case card.CLOSE:
+                await self._desk.close(ts, actor)
+            case card.REOPEN:
+                await self._desk.reopen(ts, actor)
+            case card.PRIORITY:
+                value = (action.get("selected_option") or {}).get("value")
+                if value in PRIORITIES:
+                    await self._desk.set_priority(ts, actor, Priority(value))
+            case card.TAG_SELECT:
+                tags = [str(o.get("value")) for o in action.get("selected_options") or ()]
+                await self._desk.set_tags(ts, actor, tags)
+            case card.ASSIGN:
+                target = action.get("selected_user")
+                if target:
+                    if not await self._is_member(str(target)):
+                        raise Stale(
+                            f"<@{target}> is not a member of <#{self._channel}>: assign someone who is.",
+                            await self._desk.state_of_thread(ts),
+                        )
+                    name = await self._agent_name(str(target)) or str(target)
+                    await self._desk.assign(ts, actor, Actor(user=str(target), name=name))
+
+    async def _is_member(self, user: str) -> bool:
+        cursor: str | None = None
+        while True:
+            try:
+                page = await self._client.conversations_members(channel=self._channel, cursor=cursor, limit=200)
+            except (SlackApiError, aiohttp.ClientError):
+                log.exception("slack: conversations.members failed; refusing the action")
+                return False
+            if user in (page.get("members") or ()):
+                return True
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                return False
+
+    async def _tell(self, user: str, thread_ts: str, text: str) -> None:
+        try:
+            await self._client.chat_postEphemeral(channel=self._channel, user=user, thread_ts=thread_ts, text=text)
+        except (SlackApiError, aiohttp.ClientError):
+            log.exception("slack: could not tell %s: %s", user, text)
+
+    # ------------------------------------------------------------------ availability
+
+    async def available(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        words = str(command.get("text") or "").split()
+        if len(words) > 1 or (words and not (words[0].isdigit() and 1 <= int(words[0]) <= 50)):
+            await respond(text=AVAILABLE_USAGE, response_type="ephemeral")
+            return
+        actor = await self._command_actor(command, respond)
+        if actor is None:
+            return
+        cap = int(words[0]) if words else None
+        await self._desk.set_availability(actor, available=True, max_open=cap)
+        limit = f" (up to {cap} open conversations)" if cap else ""
+        text = f"You are available{limit}: new conversations are offered to you."
+        await respond(text=text, response_type="ephemeral")
+
+    async def away(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        if str(command.get("text") or "").strip():
+            await respond(text=AWAY_USAGE, response_type="ephemeral")
+            return
+        actor = await self._command_actor(command, respond)
+        if actor is None:
+            return
+        await self._desk.set_availability(actor, available=False)
+        await respond(text="You are away: no new conversations are offered to you.", response_type="ephemeral")
+
+    async def _command_actor(self, command: dict[str, Any], respond: AsyncRespond) -> Actor | None:
+        user = str(command.get("user_id") or "")
+        if not await self._is_member(user):
+            text = f"You are not a member of <#{self._channel}>: only its members can take conversations."
+            await respond(text=text, response_type="ephemeral")
+            return None
+        return Actor(user=user, name=await self._agent_name(user) or user)

@@ -1,0 +1,163 @@
+"""This module contains the Slack side of analytics: ``/stats [period]`` and the App Home figures.
+
+``/stats`` answers ephemerally (only the agent who asked sees it) with a compact Block Kit summary;
+App Home shows the same figures for the last 30 days, with a bar chart of new conversations per day.
+Other App Home sections can be added to the same view with ``home_blocks``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bridge.stats import PERIODS, Figures, Report, Stats, UnknownPeriod, format_duration, format_share
+from channels.slack.translate import escape_mrkdwn
+
+log = logging.getLogger("switchboard.slack.stats")
+
+COMMAND = "/stats"
+USAGE = f"Usage: `/stats [{' | '.join(PERIODS)}]` (default `7d`), e.g. `/stats 30d`."
+PERIOD_TITLES = {"today": "today", "7d": "the last 7 days", "30d": "the last 30 days", "month": "this month"}
+CHANNEL_NAMES = {"web": "Website", "telegram": "Telegram", "slack": "Slack"}
+HOME_PERIOD = "30d"
+MAX_ROWS = 15  # agents or channels listed; the rest are summed up in one line
+BARS = " ▁▂▃▄▅▆▇█"
+
+
+def register(bolt: AsyncApp, stats: Stats, *, client: AsyncWebClient) -> None:
+    """Add ``/stats`` and the App Home listener to ``bolt``."""
+    handlers = _Handlers(stats, client)
+    bolt.command(COMMAND)(handlers.command)
+    bolt.event("app_home_opened")(handlers.home_opened)
+
+
+class _Handlers:
+    def __init__(self, stats: Stats, client: AsyncWebClient) -> None:
+        self._stats = stats
+        self._client = client
+
+    async def command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
+        words = str(command.get("text") or "").split()
+        if len(words) > 1:
+            await ack(response_type="ephemeral", text=USAGE)
+            return
+        try:
+            chosen = self._stats.period(words[0] if words else "7d")
+        except UnknownPeriod:
+            await ack(response_type="ephemeral", text=USAGE)
+            return
+        report = await self._stats.report(chosen)
+        await ack(response_type="ephemeral", text=summary_text(report), blocks=summary_blocks(report))
+
+    async def home_opened(self, event: dict[str, Any]) -> None:
+        if event.get("tab", "home") != "home" or not event.get("user"):
+            return
+        report = await self._stats.report(HOME_PERIOD)
+        try:
+            await self._client.views_publish(
+                user_id=str(event["user"]), view={"type": "home", "blocks": home_blocks(report)}
+            )
+        except (SlackApiError, aiohttp.ClientError) as exc:  # Slack must not redeliver the event for this
+            log.warning("stats: cannot publish App Home for %s: %s", event.get("user"), exc)
+
+
+def _count(value: int) -> str:
+    return f"{value:,}"
+
+
+def _csat(figures: Figures) -> str:
+    if figures.csat_average is None:
+        return "—"
+    return f"{figures.csat_average:.1f}/5 ({_count(figures.csat_count)})"
+
+
+def _span(report: Report) -> str:
+    since, until = report.period.since, report.period.until
+    return f"{since:%b %d %H:%M} – {until:%b %d %H:%M} UTC"
+
+
+def summary_text(report: Report) -> str:
+    """The plain-text fallback (notifications, screen readers)."""
+    t = report.total
+    return (
+        f"Support stats for {PERIOD_TITLES[report.period.name]}: {_count(t.conversations)} conversations, "
+        f"first response median {format_duration(t.first_response.median)}, "
+        f"resolution rate {format_share(t.resolution_rate)}, CSAT {_csat(t)}."
+    )
+
+
+def figure_fields(t: Figures) -> list[dict[str, str]]:
+    """The headline figures as section fields (at most 10)."""
+    rows = [
+        ("Conversations", _count(t.conversations)),
+        ("Messages in / out", f"{_count(t.messages_in)} / {_count(t.messages_out)}"),
+        (
+            "First response (median / p90)",
+            f"{format_duration(t.first_response.median)} / {format_duration(t.first_response.p90)}",
+        ),
+        ("Resolution (median / p90)", f"{format_duration(t.resolution.median)} / {format_duration(t.resolution.p90)}"),
+        ("Resolution rate", f"{format_share(t.resolution_rate)} ({_count(t.resolved)} resolved)"),
+        ("CSAT", _csat(t)),
+        ("Resolved by the bot alone", format_share(t.bot_resolved_share)),
+    ]
+    return [{"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in rows]
+
+
+def _line(name: str, f: Figures) -> str:
+    return (
+        f"• {name}: {_count(f.conversations)} conv · first response {format_duration(f.first_response.median)}"
+        f" (p90 {format_duration(f.first_response.p90)}) · resolution {format_duration(f.resolution.median)}"
+        f" · resolved {format_share(f.resolution_rate)} · CSAT {_csat(f)}"
+    )
+
+
+def _breakdown(title: str, rows: dict[str, Figures], name: Any) -> dict[str, Any]:
+    lines = [_line(name(key), figures) for key, figures in list(rows.items())[:MAX_ROWS]]
+    if len(rows) > MAX_ROWS:
+        lines.append(f"…and {len(rows) - MAX_ROWS} more")
+    body = "\n".join(lines) if lines else "_none in this period_"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*\n{body}"[:3000]}}
+
+
+def _channel_name(key: str) -> str:
+    return CHANNEL_NAMES.get(key, escape_mrkdwn(key.title()))
+
+
+def _agent_name(key: str) -> str:
+    return f"<@{key}>" if key.isalnum() else escape_mrkdwn(key)
+
+
+def summary_blocks(report: Report) -> list[dict[str, Any]]:
+    """The ``/stats`` answer: headline figures, then by channel and by agent."""
+    return [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": f"Support stats: {PERIOD_TITLES[report.period.name]}"},
+        },
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _span(report)}]},
+        {"type": "section", "fields": figure_fields(report.total)},
+        _breakdown("By channel", report.by_channel, _channel_name),
+        _breakdown("By agent", report.by_agent, _agent_name),
+    ]
+
+
+def chart(report: Report) -> str:
+    """New conversations per day as a one-line bar chart, with its scale."""
+    counts = [n for _day, n in report.daily]
+    if not counts:
+        return "_no days in this period_"
+    top = max(counts)
+    bars = "".join(BARS[0 if top == 0 else round(n / top * (len(BARS) - 1))] for n in counts)
+    first, last = report.daily[0][0], report.daily[-1][0]
+    return f"*New conversations per day* (max {_count(top)})\n`{bars}`\n{first:%b %d} – {last:%b %d}"
+
+
+def home_blocks(report: Report) -> list[dict[str, Any]]:
+    """The App Home figures: the ``/stats`` summary of the period plus the daily chart."""
+    summary = summary_blocks(report)
+    return [*summary[:3], {"type": "section", "text": {"type": "mrkdwn", "text": chart(report)}}, *summary[3:]]
