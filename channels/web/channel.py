@@ -79,6 +79,7 @@ class WebChannel:
         self._widget_bundle = widget_bundle
         self._demo_page = demo_page
         self._sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
+        self._sessions: dict[web.WebSocketResponse, Session] = {}
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
         routes = [
@@ -140,10 +141,12 @@ class WebChannel:
             self._cap.release(address)
         return ws
 
-    def _attach(self, visitor: str, ws: web.WebSocketResponse) -> None:
-        self._sockets[visitor].add(ws)
+    def _attach(self, visitor: str, session: Session) -> None:
+        self._sockets[visitor].add(session.ws)
+        self._sessions[session.ws] = session
 
     def _detach(self, visitor: str, ws: web.WebSocketResponse) -> None:
+        self._sessions.pop(ws, None)
         group = self._sockets.get(visitor)
         if group is not None:
             group.discard(ws)
@@ -171,6 +174,11 @@ class WebChannel:
                 raise Undeliverable(f"the widget cannot show {out.kind}")
 
     async def delivered(self, customer: ExternalRef, message_id: int) -> None:
+        # "delivered" must never overtake the "sent" ack of the same message (acks wait for the
+        # commit in a per-socket task, while the outbox may already have posted it to Slack)
+        sessions = [self._sessions[ws] for ws in self._sockets.get(customer.external_id, ()) if ws in self._sessions]
+        if sessions:
+            await asyncio.wait([asyncio.ensure_future(s.acked(message_id)) for s in sessions], timeout=5.0)
         await self._push(customer.external_id, {"type": "status", "id": message_id, "status": "delivered"})
 
 
@@ -188,6 +196,18 @@ class Session:
         # share commits); acks still leave only after the commit, in frame order.
         self._pending: deque[tuple[str, asyncio.Task[Receipt]]] = deque()
         self._acker: asyncio.Task[None] | None = None
+        self._acked_upto = 0  # highest message id acknowledged on this socket (ids grow in commit order)
+        self._ack_sent = asyncio.Event()
+
+    @property
+    def ws(self) -> web.WebSocketResponse:
+        return self._ws
+
+    async def acked(self, message_id: int) -> None:
+        """Return once no ack for a message up to ``message_id`` is still waiting on this socket."""
+        while self._pending and self._acked_upto < message_id:
+            self._ack_sent.clear()
+            await self._ack_sent.wait()
 
     async def run(self) -> None:
         try:
@@ -235,7 +255,7 @@ class Session:
         if self._visitor is not None:
             channel._detach(self._visitor, self._ws)
         self._visitor = visitor
-        channel._attach(visitor, self._ws)
+        channel._attach(visitor, self)
         history = await customer_history(channel._store, _ref(visitor), after_id=hello.last_seen)
         await self._ws.send_str(
             encode(
@@ -285,23 +305,26 @@ class Session:
                 client_id, task = pending[0]
                 if not task.done():
                     await _done(task)
-                pending.popleft()
-                if task.exception() is not None:
-                    log.error("storing a widget message failed", exc_info=task.exception())
-                    await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"message not stored; resend it")
-                    return
-                receipt = task.result()
-                if receipt.status is ReceiptStatus.IGNORED:
-                    await ws.send_str(error_frame("bad_frame", receipt.reason or "message refused"))
-                    continue
-                await ws.send_frame(
-                    orjson.dumps({"type": "ack", "client_id": client_id, "id": receipt.message_id, "status": "sent"}),
-                    WSMsgType.TEXT,
-                )
+                try:
+                    if task.exception() is not None:
+                        log.error("storing a widget message failed", exc_info=task.exception())
+                        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"message not stored; resend it")
+                        return
+                    receipt = task.result()
+                    if receipt.status is ReceiptStatus.IGNORED:
+                        await ws.send_str(error_frame("bad_frame", receipt.reason or "message refused"))
+                        continue
+                    ack = {"type": "ack", "client_id": client_id, "id": receipt.message_id, "status": "sent"}
+                    await ws.send_frame(orjson.dumps(ack), WSMsgType.TEXT)
+                    self._acked_upto = max(self._acked_upto, receipt.message_id or 0)
+                finally:
+                    pending.popleft()  # only now: ``acked`` must not see an empty queue before the ack is out
+                    self._ack_sent.set()
         except ConnectionError:  # the socket closed under us: nothing left to tell it
             pass
         finally:
             self._acker = None
+            self._ack_sent.set()
 
 
 def _done(task: asyncio.Task[Any]) -> asyncio.Future[None]:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import pytest
+
+import channels.web.channel as web_channel
 from tests.support.harness import Harness
 
 
@@ -31,3 +37,31 @@ async def test_agent_reply_reaches_widget_and_note_does_not(harness: Harness) ->
         assert frame["message"]["text"] == "Hi Ben, how can I help?"
         assert frame["message"]["author"] == "agent"
         assert not [f for f in widget.seen if f["type"] == "message" and "upset" in f["message"]["text"]]
+
+
+async def test_acks_come_in_order_and_before_delivered(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pipelined messages: acks follow frame order, and no "delivered" overtakes the "sent" ack it belongs to.
+
+    Without the ack barrier the outbox could post to Slack and push "delivered" before the socket's
+    acker had sent "sent" (seen under load), leaving the widget unable to match the status to its
+    message. A slow event loop is simulated by making the acker notice each commit 0.2 s late.
+    """
+    notice = web_channel._done
+
+    def late(task: asyncio.Task[Any]) -> asyncio.Future[None]:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        notice(task).add_done_callback(lambda _f: asyncio.get_running_loop().call_later(0.2, waiter.set_result, None))
+        return waiter
+
+    monkeypatch.setattr(web_channel, "_done", late)
+    async with harness.widget(name="Pip") as widget:
+        for n in range(30):
+            await widget.send({"type": "message", "client_id": f"p{n}", "text": f"pipelined {n}"})
+        frames: list[dict[str, object]] = []
+        while sum(1 for f in frames if f["type"] == "status") < 30:
+            frames.append(await widget.expect_any())
+    acks = [f for f in frames if f["type"] == "ack"]
+    assert [a["client_id"] for a in acks] == [f"p{n}" for n in range(30)]
+    position = {(f["type"], f.get("id")): i for i, f in enumerate(frames)}
+    for ack in acks:
+        assert position[("ack", ack["id"])] < position[("status", ack["id"])]

@@ -84,6 +84,16 @@ class Widget:
                 if frame["type"] == kind:
                     return dict(frame)
 
+    async def expect_any(self, timeout: float = 10.0) -> dict[str, Any]:  # noqa: ASYNC109
+        """The next text frame, whatever its type."""
+        async with asyncio.timeout(timeout):
+            msg = await self.ws.receive()
+        if msg.type is not aiohttp.WSMsgType.TEXT:
+            raise AssertionError(f"socket ended: {msg.type} {msg.data!r}")
+        frame = dict(orjson.loads(msg.data))
+        self.seen.append(frame)
+        return frame
+
     async def say(self, text: str, client_id: str) -> dict[str, Any]:
         await self.send({"type": "message", "client_id": client_id, "text": text})
         return await self.expect("ack")
