@@ -31,13 +31,16 @@ from bridge.events import (
     Undeliverable,
 )
 from bridge.model import DeliveryStatus, as_utc, utcnow
-from bridge.store import Store
+from bridge.store import Lanes, Store
 from channels.base import Channel, InboundSink
 
 log = logging.getLogger("switchboard.outbox")
 
 Lane = tuple[int, str]  # (conversation id, target channel): the unit of ordering
 MAX_ATTEMPTS = 5
+POLL_INTERVAL = 1.0  # seconds between full polls for due deliveries (retries, backoffs, backlog)
+MAX_LANES = 16  # lanes delivering at once: far above what Slack (1 post/s per channel) or Telegram (30/s) take,
+# and low enough that a backlog never starves the event loop that acknowledges customers' messages
 BLOCKED_REASON = "customer blocked the bot"
 
 
@@ -73,6 +76,13 @@ class Outbox:
         self._clock = clock
         self._wakeup = asyncio.Event()
         self._busy: dict[Lane, asyncio.Task[None]] = {}
+        # Lanes the writer just committed deliveries to: drained without polling the database,
+        # which under load would scan every pending row on every commit. A full poll still runs
+        # every POLL_INTERVAL (retries, backoffs, a restart's backlog) and after other writes.
+        self._dirty: set[Lane] = set()
+        self._again: set[Lane] = set()  # dirtied while being drained: drain once more afterwards
+        self._lanes = asyncio.Semaphore(MAX_LANES)
+        self._poll_now = True
         self._threads: dict[int, str] = {}  # threads opened here: later rows of a batch read before it have none
         self._task: asyncio.Task[None] | None = None
         self._sent_listeners: list[Callable[[str, float], None]] = []
@@ -82,8 +92,12 @@ class Outbox:
         """Call ``listener(target channel, seconds since the message was stored)`` for each message sent."""
         self._sent_listeners.append(listener)
 
-    def wake(self) -> None:
-        """Look for due deliveries now (called after every commit)."""
+    def wake(self, lanes: Lanes = None) -> None:
+        """Called after every commit: drain these lanes now (None: poll the database for due ones)."""
+        if lanes is None:
+            self._poll_now = True
+        else:
+            self._dirty.update(lanes)
         self._wakeup.set()
 
     async def __aenter__(self) -> Outbox:
@@ -103,27 +117,41 @@ class Outbox:
             await asyncio.gather(*late, return_exceptions=True)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_poll = loop.time()
         while True:
             self._wakeup.clear()
-            try:
-                due, next_at = await self._due_lanes()
-            except Exception:
-                log.exception("outbox poll failed; retrying in 1 s")
-                due, next_at = [], None
-            for lane in due:
-                if lane not in self._busy:
+            lanes, self._dirty = self._dirty, set()
+            if self._poll_now or loop.time() >= next_poll:
+                self._poll_now = False
+                try:
+                    due, next_at = await self._due_lanes()
+                except Exception:
+                    log.exception("outbox poll failed; retrying in 1 s")
+                    due, next_at = [], None
+                lanes.update(due)
+                wait = POLL_INTERVAL if next_at is None else (next_at - self._clock()).total_seconds()
+                next_poll = loop.time() + max(0.0, min(POLL_INTERVAL, wait))
+            for lane in lanes:
+                if lane in self._busy:
+                    self._again.add(lane)
+                else:
                     task = asyncio.create_task(self._drain(lane), name=f"outbox-lane-{lane[0]}-{lane[1]}")
                     self._busy[lane] = task
                     task.add_done_callback(lambda _t, lane=lane: self._lane_done(lane))
-            timeout = 1.0 if next_at is None else max(0.0, min(5.0, (next_at - self._clock()).total_seconds()))
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=timeout)
+            timeout = max(0.0, next_poll - loop.time())
+            try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that races a wake
+                async with asyncio.timeout(timeout):
+                    await self._wakeup.wait()
             except TimeoutError:
                 pass
 
     def _lane_done(self, lane: Lane) -> None:
         self._busy.pop(lane, None)
-        self._wakeup.set()  # more may have arrived for this lane meanwhile
+        if lane in self._again:  # more arrived for this lane while it was being drained
+            self._again.discard(lane)
+            self._dirty.add(lane)
+            self._wakeup.set()
 
     async def _due_lanes(self) -> tuple[list[Lane], datetime | None]:
         now = self._clock()
@@ -140,6 +168,10 @@ class Outbox:
 
     async def _drain(self, lane: Lane) -> None:
         """Deliver a lane's due deliveries in order; stop at the first that must wait."""
+        async with self._lanes:
+            await self._drain_lane(lane)
+
+    async def _drain_lane(self, lane: Lane) -> None:
         try:
             while True:
                 rows = await self._store.fetch_all(_lane_query(lane))
@@ -243,7 +275,7 @@ class Outbox:
 
     async def _sent(self, row: Any, delivered: Delivered) -> None:
         sent_at = self._clock()
-        await self._update(row.id, status=DeliveryStatus.SENT, remote_id=delivered.remote_id, sent_at=sent_at)
+        await self._store.writer.submit_sent(row.id, delivered.remote_id, sent_at)
         if row.kind == "message":
             for listener in self._sent_listeners:
                 listener(row.target_channel, (sent_at - as_utc(row.created_at)).total_seconds())

@@ -20,6 +20,9 @@ log = logging.getLogger("switchboard.store")
 
 T = TypeVar("T")
 Job = Callable[[AsyncConnection], Awaitable[T]]
+Lanes = frozenset[tuple[int, str]] | None
+"""What a commit touched: the (conversation id, target channel) of new deliveries, or None for "anything"."""
+CommitListener = Callable[[Lanes], None]
 
 MAX_BATCH = 2048  # messages per group commit (bigger batches measured faster: 512 -> ~19,500, 2048 -> ~21,000 msgs/s)
 MAX_PARAMETERS = 30_000  # per statement: under SQLite's 32,766 bound variables and asyncpg's 32,767 arguments
@@ -73,6 +76,14 @@ class PendingMessage:
 
 
 @dataclass(slots=True)
+class PendingSent:
+    """A delivery to mark as sent; marks share one transaction per flush."""
+
+    values: dict[str, Any]
+    future: asyncio.Future[None]
+
+
+@dataclass(slots=True)
 class PendingJob:
     job: Job[Any]
     future: asyncio.Future[Any]
@@ -88,10 +99,17 @@ class GroupCommitWriter:
     each, in submission order, on the same connection.
     """
 
-    def __init__(self, engine: AsyncEngine, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, on_commit: CommitListener | None = None) -> None:
         self._engine = engine
         self._on_commit = on_commit
         self._queue: list[PendingMessage | PendingJob] = []
+        self._sent: list[PendingSent] = []
+        table = Delivery.__table__  # type: ignore[attr-defined]
+        self._mark_sent = (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("delivery_id"))
+            .values(status="sent", remote_id=sa.bindparam("remote"), sent_at=sa.bindparam("at"))
+        )
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -131,6 +149,13 @@ class GroupCommitWriter:
         self._wakeup.set()
         return future
 
+    def submit_sent(self, delivery_id: int, remote_id: str, sent_at: Any) -> asyncio.Future[None]:
+        """Queue a "sent" mark; marks of one flush share a transaction (one fsync, not one per delivery)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sent.append(PendingSent({"delivery_id": delivery_id, "remote": remote_id, "at": sent_at}, future))
+        self._wakeup.set()
+        return future
+
     async def run(self, job: Job[T]) -> T:
         """Run ``job`` in its own transaction on the writer connection and return its result."""
         return await self.submit_job(job)
@@ -138,12 +163,15 @@ class GroupCommitWriter:
     async def _run(self) -> None:
         async with self._engine.connect() as conn:
             while True:
-                if not self._queue:
+                if not self._queue and not self._sent:
                     if self._closing:
                         return
                     self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
+                if self._sent:
+                    sent, self._sent = self._sent, []
+                    await self._commit_sent(conn, sent)
                 batch, self._queue = self._queue, []
                 await self._flush(conn, batch)
 
@@ -181,6 +209,7 @@ class GroupCommitWriter:
                             delivery_ids.append(message_id)
                 if deliveries:
                     await self._insert_deliveries.execute(conn, deliveries, message_id=delivery_ids)
+                lanes = frozenset((d["conversation_id"], d["target_channel"]) for d in deliveries)
         except Exception as exc:  # the whole batch failed: tell every waiter, keep running
             log.exception("group commit of %d messages failed", len(items))
             for item in items:
@@ -190,8 +219,8 @@ class GroupCommitWriter:
         for item, message_id in zip(items, outcome, strict=True):
             if not item.future.done():
                 item.future.set_result(message_id)
-        if self._on_commit is not None and any(item.deliveries for item in items):
-            self._on_commit()
+        if self._on_commit is not None and lanes:
+            self._on_commit(lanes)
 
     async def _commit_job(self, conn: AsyncConnection, item: PendingJob) -> None:
         try:
@@ -204,7 +233,21 @@ class GroupCommitWriter:
         if not item.future.done():
             item.future.set_result(result)
         if self._on_commit is not None:
-            self._on_commit()
+            self._on_commit(None)
+
+    async def _commit_sent(self, conn: AsyncConnection, items: list[PendingSent]) -> None:
+        try:
+            async with conn.begin():
+                await conn.execute(self._mark_sent, [item.values for item in items])
+        except Exception as exc:
+            log.exception("marking %d deliveries sent failed", len(items))
+            for item in items:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            return
+        for item in items:
+            if not item.future.done():
+                item.future.set_result(None)
 
 
 class BulkInsert:
@@ -298,20 +341,20 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
         self.engine = create_engine(self.url)
-        self._commit_listeners: list[Callable[[], None]] = []
+        self._commit_listeners: list[CommitListener] = []
         self.writer = GroupCommitWriter(self.engine, on_commit=self._committed)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def on_commit(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after every commit that wrote deliveries or ran a job."""
+    def on_commit(self, listener: CommitListener) -> None:
+        """Call ``listener`` after every commit that wrote deliveries (with their lanes) or ran a job (None)."""
         self._commit_listeners.append(listener)
 
-    def _committed(self) -> None:
+    def _committed(self, lanes: Lanes) -> None:
         for listener in self._commit_listeners:
-            listener()
+            listener(lanes)
 
     async def __aenter__(self) -> Store:
         self.writer.start()
