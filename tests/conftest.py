@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM
 from tests.support.databases import database_url
 from tests.support.harness import Harness, running_bridge, running_slack, running_telegram_bridge
 
@@ -34,3 +37,17 @@ async def telegram_harness(request: pytest.FixtureRequest, db_url: str, tmp_path
     """A bridge with its Telegram channel (in both modes) against the Telegram and Slack emulators."""
     async with running_telegram_bridge(db_url, tmp_path, request.param) as h:
         yield h
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not HAVE_CHROMIUM:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} missing: apt-get install -y chromium fonts-wqy-microhei")
+        pytest.skip(f"{CHROMIUM} missing: apt-get install -y chromium fonts-wqy-microhei")
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()

@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from chromium import OUT, new_page
 from playwright.async_api import Browser, expect
 
 from bridge.cli import demo_page
+from tests.support.chromium import OUT, new_page
 from tests.support.harness import Harness, running_bridge, running_slack
 
 pytestmark = pytest.mark.browser

@@ -6,9 +6,10 @@ import asyncio
 import re
 
 import pytest
-from chromium import OUT, TIMEOUT, new_page
 from fake_widget_server import FakeBridge
 from playwright.async_api import Page, expect
+
+from tests.support.chromium import OUT, TIMEOUT, new_page
 
 pytestmark = pytest.mark.browser
 

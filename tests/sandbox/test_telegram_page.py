@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, expect
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application
 
 from bridge.sandbox.telegram import TelegramEmulator, serve
+from tests.support.chromium import OUT
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOT = Path(os.environ.get("SWITCHBOARD_SCREENSHOT_DIR", "/tmp")) / "telegram-emulator-page.png"
+SCREENSHOT = OUT / "telegram-emulator-page.png"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs /usr/bin/chromium"),
-]
+pytestmark = pytest.mark.browser
 
 
 def tiny_png(width: int = 48, height: int = 32) -> bytes:
@@ -49,16 +38,15 @@ async def page_url() -> AsyncIterator[tuple[TelegramEmulator, str]]:
         yield emulator, url
 
 
-async def test_customer_chats_with_the_bot_in_the_page(page_url: tuple[TelegramEmulator, str], tmp_path: Path) -> None:
-    from playwright.async_api import async_playwright, expect
-
+async def test_customer_chats_with_the_bot_in_the_page(
+    page_url: tuple[TelegramEmulator, str], tmp_path: Path, browser: Browser
+) -> None:
     emulator, url = page_url
     picture = tmp_path / "receipt.png"
     picture.write_bytes(tiny_png())
     (tmp_path / "notes.txt").write_text("order 1234")
     bot_app = Application.builder().token(emulator.token).base_url(f"{url}/bot").updater(None).build()
-    async with async_playwright() as pw, bot_app:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    async with bot_app:
         page = await browser.new_page(viewport={"width": 1100, "height": 720})
         await page.goto(url)
         await page.fill("#first-name", "Siti <script>")
@@ -88,6 +76,5 @@ async def test_customer_chats_with_the_bot_in_the_page(page_url: tuple[TelegramE
         await page.set_input_files("#file", str(tmp_path / "notes.txt"))
         await expect(page.locator("#attachment")).to_have_text("Attached: notes.txt")
         await page.screenshot(path=str(SCREENSHOT))
-        await browser.close()
     kinds = [next(k for k in u if k != "update_id") for u in emulator.pending_updates]
     assert kinds == ["message", "message", "callback_query"]
