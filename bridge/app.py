@@ -19,6 +19,7 @@ from bridge.config import Settings
 from bridge.desk import Desk
 from bridge.engine import Engine
 from bridge.events import ChannelKind
+from bridge.greeting import CustomerTexts
 from bridge.i18n import Catalogs
 from bridge.metrics import Metrics
 from bridge.outbox import Outbox
@@ -50,7 +51,13 @@ def build_app(settings: Settings, *, demo_page: str | None = None) -> web.Applic
     """Assemble the bridge: store, engine, channels (by name, as enabled), outbox and routes."""
     store = Store(settings.database_url)
     catalogs = Catalogs(settings.locales_dir, default_locale=settings.default_locale)
-    engine = Engine(store, negotiate=catalogs.negotiate, default_locale=settings.default_locale)
+    customer_texts = CustomerTexts(catalogs, store)  # the greeting, error reasons and language choice, per locale
+    engine = Engine(
+        store,
+        negotiate=catalogs.negotiate,
+        default_locale=settings.default_locale,
+        on_open=customer_texts.greet if settings.greeting else None,
+    )
     channels: dict[ChannelKind, Channel] = {}
     fetchers = Fetchers()  # channels whose platform hosts files register here; Slack uploads them into threads
     slack_module = importlib.import_module("channels.slack")
@@ -68,12 +75,17 @@ def build_app(settings: Settings, *, demo_page: str | None = None) -> web.Applic
         allowed_origins=settings.allowed_origins,
         widget_bundle=catalogs.widget_bundle,
         demo_page=demo_page,
+        error_reason=customer_texts.error_reason,
     )
     if settings.telegram is not None:
         telegram_module = importlib.import_module("channels.telegram")
         webhook_url = f"{settings.public_url.rstrip('/')}/telegram/webhook" if settings.public_url else None
         channels[ChannelKind.TELEGRAM] = telegram_module.TelegramChannel(
-            settings=settings.telegram, sink=desk.receive, webhook_url=webhook_url, fetchers=fetchers
+            settings=settings.telegram,
+            sink=desk.receive,
+            webhook_url=webhook_url,
+            fetchers=fetchers,
+            customer_texts=customer_texts,
         )
     outbox = Outbox(store, channels, support_channel=settings.slack.support_channel, sink=engine.receive)
     bridge = Bridge(settings, store, engine, catalogs, channels, outbox)

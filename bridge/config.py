@@ -26,6 +26,7 @@ KNOWN_KEYS = (
     "SWITCHBOARD_PUBLIC_URL",
     "SWITCHBOARD_ALLOWED_ORIGINS",
     "SWITCHBOARD_DEFAULT_LOCALE",
+    "SWITCHBOARD_GREETING",
     "SWITCHBOARD_URGENT_KEYWORDS",
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
@@ -75,6 +76,7 @@ class Settings:
     public_url: str | None = None
     allowed_origins: tuple[str, ...] = ()
     default_locale: str = "en"
+    greeting: bool = True  # greet each new conversation's customer in their language
     urgent_keywords: tuple[str, ...] = DEFAULT_URGENT_KEYWORDS  # customer words that make a conversation urgent
     slack: SlackSettings
     telegram: TelegramSettings | None = None
@@ -136,6 +138,7 @@ def _build(values: dict[str, str], problems: list[str]) -> Settings:
 
     data_dir = Path(get("SWITCHBOARD_DATA_DIR") or "data")
     port = _port(get("SWITCHBOARD_PORT"), problems)
+    greeting = _switch("SWITCHBOARD_GREETING", get("SWITCHBOARD_GREETING"), True, problems)
     slack = _slack(get, problems)
     telegram = _telegram(get, problems)
     if problems:
@@ -150,6 +153,7 @@ def _build(values: dict[str, str], problems: list[str]) -> Settings:
         public_url=get("SWITCHBOARD_PUBLIC_URL"),
         allowed_origins=origins,
         default_locale=get("SWITCHBOARD_DEFAULT_LOCALE") or "en",
+        greeting=greeting,
         urgent_keywords=_words(get("SWITCHBOARD_URGENT_KEYWORDS")) or DEFAULT_URGENT_KEYWORDS,
         slack=slack,
         telegram=telegram,
@@ -159,6 +163,18 @@ def _build(values: dict[str, str], problems: list[str]) -> Settings:
 def _words(raw: str | None) -> tuple[str, ...]:
     """A comma-separated list, trimmed and lower-cased, empty entries dropped."""
     return tuple(w.strip().lower() for w in (raw or "").split(",") if w.strip())
+
+
+def _switch(key: str, raw: str | None, default: bool, problems: list[str]) -> bool:
+    if raw is None:
+        return default
+    value = raw.lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    problems.append(f"{key} must be on or off, got '{raw}'")
+    return default
 
 
 def _port(raw: str | None, problems: list[str]) -> int:

@@ -29,6 +29,7 @@ from bridge.engine import (
     Engine,
     _delivery_row,
     _message_row,
+    customer_message_row,
 )
 from bridge.events import (
     AuthorKind,
@@ -315,6 +316,7 @@ class Desk:
                 reopened = self._clock() - as_utc(latest.resolved_at or latest.created_at) <= REOPEN_WITHIN
                 reopened = reopened and await self._reopen_for_customer(latest.id)
             new = latest is None or (latest.status == ConversationStatus.RESOLVED and not reopened)
+            new = new or (latest.status != ConversationStatus.RESOLVED and await self._unwritten(latest.id))
         receipt = await self._engine.receive(inbound)
         if receipt.status is not ReceiptStatus.STORED or receipt.conversation_id is None:
             return receipt
@@ -343,6 +345,15 @@ class Desk:
             .limit(1)
         )
 
+    async def _unwritten(self, conversation_id: int) -> bool:
+        """Opened without a customer message (Telegram ``/start``, greeted only): the first one routes it."""
+        written = await self._store.fetch_one(
+            sa.select(MESSAGE.c.id)
+            .where(MESSAGE.c.conversation_id == conversation_id, MESSAGE.c.direction == "in")
+            .limit(1)
+        )
+        return written is None
+
     async def _reopen_for_customer(self, conversation_id: int) -> bool:
         async def job(conn: AsyncConnection) -> bool:
             done = await conn.execute(
@@ -366,18 +377,7 @@ class Desk:
             )
             if not done.rowcount:
                 return None
-            message = _message_row(
-                conversation_id=latest.id,
-                direction="in",
-                author_kind=AuthorKind.CUSTOMER,
-                author_ref=inbound.source.external_id,
-                author_name=inbound.profile.display_name,
-                text=inbound.text,
-                attachments=[],
-                source_channel=inbound.source.channel,
-                source_id=inbound.source_id,
-                now=now,
-            )
+            message = customer_message_row(inbound, latest.id, now)
             message_id = (await conn.execute(sa.insert(MESSAGE).values(**message).returning(MESSAGE.c.id))).scalar()
             slack = ExternalRef(channel=ChannelKind.SLACK, external_id=str(latest.id))
             key = f"{inbound.source.channel}:{inbound.source_id}>slack"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, assert_never, final
 
@@ -17,9 +17,11 @@ from bridge.events import (
     ChannelKind,
     CustomerBlocked,
     CustomerEdit,
+    CustomerHello,
     CustomerMessage,
     ExternalRef,
     Inbound,
+    LocaleChoice,
     Profile,
     Receipt,
     ReceiptStatus,
@@ -30,6 +32,7 @@ from bridge.store import Store
 log = logging.getLogger("switchboard.engine")
 
 Negotiate = Callable[[Sequence[str | None]], str]
+CHOSEN_LOCALE = "chosen_locale"  # contact attribute: the customer's explicit language choice, beats negotiation
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,21 @@ class Route:
     identity_id: int
     contact_id: int
     conversation_id: int
+    created: bool = False  # this lookup created the conversation
+    locale: str | None = None  # the created conversation's locale
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Opened:
+    """A conversation was just created: what greeting its customer needs."""
+
+    conversation_id: int
+    customer: ExternalRef
+    locale: str
+    name: str | None
+
+
+OnOpen = Callable[[AsyncConnection, Opened], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +83,11 @@ class Engine:
     after the message and its deliveries are committed: the adapter may acknowledge then.
     """
 
-    def __init__(self, store: Store, *, negotiate: Negotiate, default_locale: str = "en") -> None:
+    def __init__(
+        self, store: Store, *, negotiate: Negotiate, default_locale: str = "en", on_open: OnOpen | None = None
+    ) -> None:
         self._store = store
+        self._on_open = on_open  # runs in the transaction that creates a conversation (the greeting)
         self._negotiate = negotiate
         self._default_locale = default_locale
         self._routes: dict[tuple[str, str], Route] = {}
@@ -84,6 +105,10 @@ class Engine:
                 return await self._agent_reply(inbound)
             case CustomerBlocked():
                 return await self._customer_blocked(inbound)
+            case CustomerHello():
+                return await self._customer_hello(inbound)
+            case LocaleChoice():
+                return await self._locale_choice(inbound)
             case _:
                 assert_never(inbound)
 
@@ -102,18 +127,7 @@ class Engine:
     async def _customer_message(self, inbound: CustomerMessage) -> Receipt:
         route = await self._route(inbound.source, inbound.profile)
         now = utcnow()
-        message = _message_row(
-            conversation_id=route.conversation_id,
-            direction="in",
-            author_kind=AuthorKind.CUSTOMER,
-            author_ref=inbound.source.external_id,
-            author_name=inbound.profile.display_name,
-            text=inbound.text,
-            attachments=[_attachment(a) for a in inbound.attachments],
-            source_channel=inbound.source.channel,
-            source_id=inbound.source_id,
-            now=now,
-        )
+        message = customer_message_row(inbound, route.conversation_id, now)
         delivery = _delivery_row(
             conversation_id=route.conversation_id,
             target=ExternalRef(channel=ChannelKind.SLACK, external_id=str(route.conversation_id)),
@@ -124,6 +138,25 @@ class Engine:
         if message_id is None:  # a redelivery: tell the adapter which message it already is
             return await self._duplicate(inbound.source.channel, inbound.source_id, route.conversation_id)
         return _receipt(message_id, route.conversation_id)
+
+    async def _customer_hello(self, inbound: CustomerHello) -> Receipt:
+        """Open (and so greet) the customer's conversation without a message; the route is not cached, so
+        their first message still takes the desk's new-conversation path."""
+        route = await self._route(inbound.source, inbound.profile)
+        self.forget_route(inbound.source)
+        status = ReceiptStatus.STORED if route.created else ReceiptStatus.IGNORED
+        reason = None if route.created else "the conversation is open already"
+        return Receipt(status=status, conversation_id=route.conversation_id, reason=reason)
+
+    async def _locale_choice(self, inbound: LocaleChoice) -> Receipt:
+        """Record the customer's language on the contact and their open conversation."""
+        locale = self._negotiate([inbound.locale])
+
+        def job(conn: AsyncConnection) -> Any:
+            return _choose_locale(conn, inbound.source, locale)
+
+        conversation_id = await self._store.writer.run(job)
+        return Receipt(status=ReceiptStatus.STORED, conversation_id=conversation_id, reason=locale)
 
     async def _duplicate(self, channel: str, source_id: str, conversation_id: int) -> Receipt:
         row = await self._store.fetch_one(
@@ -213,7 +246,16 @@ class Engine:
                 locale = self._negotiate([profile.locale, *profile.languages])
 
                 async def job(conn: AsyncConnection) -> Route:
-                    return await _open_route(conn, ref, profile, locale)
+                    route = await _open_route(conn, ref, profile, locale)
+                    if route.created and self._on_open is not None:
+                        opened = Opened(
+                            conversation_id=route.conversation_id,
+                            customer=ref,
+                            locale=route.locale or locale,
+                            name=profile.display_name,
+                        )
+                        await self._on_open(conn, opened)
+                    return route
 
                 opening = self._opening[key] = self._store.writer.submit_job(job)
                 opening.add_done_callback(lambda done: self._opened(key, done))
@@ -248,6 +290,22 @@ def _receipt(message_id: int | None, conversation_id: int) -> Receipt:
 
 def _attachment(a: Any) -> dict[str, Any]:
     return {"name": a.name, "media_type": a.media_type, "size": a.size, "url": a.url}
+
+
+def customer_message_row(inbound: CustomerMessage, conversation_id: int, now: Any) -> dict[str, Any]:
+    """The Message row of a customer's message in ``conversation_id``."""
+    return _message_row(
+        conversation_id=conversation_id,
+        direction="in",
+        author_kind=AuthorKind.CUSTOMER,
+        author_ref=inbound.source.external_id,
+        author_name=inbound.profile.display_name,
+        text=inbound.text,
+        attachments=[_attachment(a) for a in inbound.attachments],
+        source_channel=inbound.source.channel,
+        source_id=inbound.source_id,
+        now=now,
+    )
 
 
 def _message_row(
@@ -304,9 +362,9 @@ async def _upsert_identity(conn: AsyncConnection, ref: ExternalRef, profile: Pro
     """Find or create the identity and its contact; refresh the contact's profile fields."""
     row = (
         await conn.execute(
-            sa.select(IDENTITY.c.id, IDENTITY.c.contact_id).where(
-                IDENTITY.c.channel == str(ref.channel), IDENTITY.c.external_id == ref.external_id
-            )
+            sa.select(IDENTITY.c.id, IDENTITY.c.contact_id, CONTACT.c.attributes)
+            .join(CONTACT, CONTACT.c.id == IDENTITY.c.contact_id)
+            .where(IDENTITY.c.channel == str(ref.channel), IDENTITY.c.external_id == ref.external_id)
         )
     ).first()
     if row is None:
@@ -336,12 +394,13 @@ async def _upsert_identity(conn: AsyncConnection, ref: ExternalRef, profile: Pro
         ).scalar_one()
         return int(identity_id)
     changes: dict[str, Any] = {}
+    chosen = (row.attributes or {}).get(CHOSEN_LOCALE)  # an explicit choice outlives the platform's language
     if profile.display_name:
         changes["display_name"] = profile.display_name
-    if profile.locale:
+    if profile.locale and not chosen:
         changes["locale"] = profile.locale
     if profile.attributes:
-        changes["attributes"] = dict(profile.attributes)
+        changes["attributes"] = {**dict(profile.attributes), **({CHOSEN_LOCALE: chosen} if chosen else {})}
     if changes:
         await conn.execute(sa.update(CONTACT).where(CONTACT.c.id == row.contact_id).values(**changes))
     return int(row.id)
@@ -362,7 +421,10 @@ async def _open_route(conn: AsyncConnection, ref: ExternalRef, profile: Profile,
             .limit(1)
         )
     ).scalar_one_or_none()
+    created = conversation_id is None
     if conversation_id is None:
+        attributes = (await conn.execute(sa.select(CONTACT.c.attributes).where(CONTACT.c.id == contact_id))).scalar()
+        locale = (attributes or {}).get(CHOSEN_LOCALE) or locale
         conversation_id = (
             await conn.execute(
                 sa.insert(CONVERSATION)
@@ -380,7 +442,39 @@ async def _open_route(conn: AsyncConnection, ref: ExternalRef, profile: Profile,
                 .returning(CONVERSATION.c.id)
             )
         ).scalar_one()
-    return Route(identity_id=identity_id, contact_id=int(contact_id), conversation_id=int(conversation_id))
+    return Route(
+        identity_id=identity_id,
+        contact_id=int(contact_id),
+        conversation_id=int(conversation_id),
+        created=created,
+        locale=locale,
+    )
+
+
+async def _choose_locale(conn: AsyncConnection, ref: ExternalRef, locale: str) -> int | None:
+    """Store the explicit choice on the contact (created if new) and its open conversation; its id or None."""
+    identity_id = await _upsert_identity(conn, ref, Profile())
+    contact = (
+        await conn.execute(
+            sa.select(CONTACT.c.id, CONTACT.c.attributes)
+            .join(IDENTITY, IDENTITY.c.contact_id == CONTACT.c.id)
+            .where(IDENTITY.c.id == identity_id)
+        )
+    ).one()
+    attributes = {**(contact.attributes or {}), CHOSEN_LOCALE: locale}
+    chosen = {"locale": locale, "attributes": attributes}
+    await conn.execute(sa.update(CONTACT).where(CONTACT.c.id == contact.id).values(**chosen))
+    conversation_id = (
+        await conn.execute(
+            sa.select(CONVERSATION.c.id)
+            .where(CONVERSATION.c.identity_id == identity_id, CONVERSATION.c.status != ConversationStatus.RESOLVED)
+            .order_by(CONVERSATION.c.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if conversation_id is not None:
+        await conn.execute(sa.update(CONVERSATION).where(CONVERSATION.c.id == conversation_id).values(locale=locale))
+    return None if conversation_id is None else int(conversation_id)
 
 
 async def _store_edit(conn: AsyncConnection, inbound: CustomerEdit) -> int | None:

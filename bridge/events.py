@@ -110,7 +110,25 @@ class CustomerBlocked:
     blocked: bool
 
 
-Inbound = CustomerMessage | CustomerEdit | AgentReply | CustomerBlocked
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustomerHello:
+    """The customer opened the chat without writing yet (Telegram ``/start``): greet them, post nothing in Slack."""
+
+    kind: Literal["customer_hello"] = "customer_hello"
+    source: ExternalRef
+    profile: Profile = field(default_factory=Profile)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocaleChoice:
+    """The customer explicitly chose a language (Telegram ``/language``); it beats every negotiated locale."""
+
+    kind: Literal["locale_choice"] = "locale_choice"
+    source: ExternalRef
+    locale: str
+
+
+Inbound = CustomerMessage | CustomerEdit | AgentReply | CustomerBlocked | CustomerHello | LocaleChoice
 
 
 class ReceiptStatus(StrEnum):

@@ -51,7 +51,7 @@ async def set_availability(
         values["max_open"] = max_open
     found = await conn.execute(sa.update(AGENT).where(AGENT.c.slack_user_id == user).values(**values))
     if found.rowcount == 0:
-        await conn.execute(sa.insert(AGENT).values(slack_user_id=user, max_open=max_open or 5, **values))
+        await conn.execute(sa.insert(AGENT).values(**{"slack_user_id": user, "max_open": 5, **values}))
 
 
 async def open_counts(conn: AsyncConnection) -> dict[str, int]:

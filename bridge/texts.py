@@ -6,12 +6,15 @@ from typing import NamedTuple
 
 __all__ = [
     "AGENT_JOINED",
+    "CHOOSE_LANGUAGE",
     "CONVERSATION_CLOSED",
     "DELIVERY_FAILED",
     "FEEDBACK_THANKS",
     "FILE_TOO_LARGE",
     "GREETING",
     "GREETING_NAMED",
+    "LANGUAGE_CHOSEN",
+    "MESSAGE_TOO_LONG",
     "OFFLINE",
     "PEOPLE_AHEAD",
     "QUEUE_POSITION",
@@ -67,6 +70,12 @@ FEEDBACK_THANKS = _("Thank you for your feedback!")
 FILE_TOO_LARGE = _("This file is too large. The limit is {limit}.")
 RATE_LIMITED = _("You are sending messages too fast. Please wait a moment.")
 DELIVERY_FAILED = _("This message could not be delivered. Please try again.")
+# TRANSLATORS: {limit} is a number of characters already formatted, e.g. "4,000".
+MESSAGE_TOO_LONG = _("This message is too long. The limit is {limit} characters.")
+# TRANSLATORS: Above the buttons that choose the language of the chat (Telegram /language).
+CHOOSE_LANGUAGE = _("Choose your language:")
+# TRANSLATORS: Sent in the language just chosen. {language} is its name in itself, e.g. "Türkçe".
+LANGUAGE_CHOSEN = _("From now on we will write to you in {language}.")
 
 # The chat widget's own interface, keyed by the stable names widget.js uses.
 WIDGET_STRINGS: dict[str, str] = {

@@ -27,15 +27,20 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 
 @pytest.fixture
-async def harness(db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
-    async with running_slack() as (slack, slack_server), running_bridge(db_url, tmp_path, slack, slack_server) as h:
+async def harness(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    greeting = request.node.get_closest_marker("greeting") is not None
+    async with (
+        running_slack() as (slack, slack_server),
+        running_bridge(db_url, tmp_path, slack, slack_server, greeting=greeting) as h,
+    ):
         yield h
 
 
 @pytest.fixture(params=["webhook", "polling"])
 async def telegram_harness(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
     """A bridge with its Telegram channel (in both modes) against the Telegram and Slack emulators."""
-    async with running_telegram_bridge(db_url, tmp_path, request.param) as h:
+    greeting = request.node.get_closest_marker("greeting") is not None
+    async with running_telegram_bridge(db_url, tmp_path, request.param, greeting=greeting) as h:
         yield h
 
 

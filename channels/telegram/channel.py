@@ -29,7 +29,9 @@ from bridge.events import (
     OutboundText,
     Undeliverable,
 )
+from bridge.greeting import CustomerTexts
 from channels.base import InboundSink
+from channels.telegram.commands import CustomerCommands
 from channels.telegram.errors import retry_after, to_delivery_error
 from channels.telegram.media import MediaSender
 from channels.telegram.translate import (
@@ -111,6 +113,7 @@ class TelegramChannel:
         sink: InboundSink,
         webhook_url: str | None = None,
         fetchers: Fetchers | None = None,
+        customer_texts: CustomerTexts | None = None,
     ) -> None:
         self._settings = settings
         self._sink = sink
@@ -126,6 +129,8 @@ class TelegramChannel:
             .updater(None)
             .build()
         )
+        # /start, /language, language buttons and oversized files, in the customer's language
+        self._commands = CustomerCommands(self.bot, customer_texts, sink) if customer_texts is not None else None
         self._seen = _SeenUpdates()
         self._pacer = _ChatPacer()
         self._poller: asyncio.Task[None] | None = None
@@ -217,10 +222,15 @@ class TelegramChannel:
             log.debug("telegram: update %s already handled", update_id)
             return
         inbound = to_inbound(update)
+        handled = False
+        if self._commands is not None:
+            inbound, handled = await self._commands.before(update, inbound)
         if inbound is not None:
             receipt = await self._sink(inbound)
             log.debug("telegram: update %s -> %s", update_id, receipt.status)
-        else:
+            if self._commands is not None:
+                await self._commands.after(inbound)
+        elif not handled:
             self._side_effects(update)
         if isinstance(update_id, int):
             self._seen.add(update_id)

@@ -32,6 +32,7 @@ from channels.base import InboundSink
 from channels.web.middleware import OriginCheck, SocketCap
 from channels.web.protocol import (
     MAX_FRAME_BYTES,
+    MAX_TEXT_CHARS,
     Hello,
     Ping,
     ProtocolError,
@@ -49,6 +50,7 @@ MESSAGES_PER_MINUTE = 100
 PIPELINE = 64  # messages of one socket waiting for their commit; reading pauses beyond that
 Identify = Callable[[ExternalRef, Profile], Any]
 WidgetBundle = Callable[[Sequence[str | None]], dict[str, Any]]
+ErrorReason = Callable[..., str | None]  # (language preferences, error code, limit=...) -> the customer's text
 
 
 class WebChannel:
@@ -70,6 +72,7 @@ class WebChannel:
         allowed_origins: Sequence[str],
         widget_bundle: WidgetBundle | None = None,
         demo_page: str | None = None,
+        error_reason: ErrorReason | None = None,
     ) -> None:
         self._sink = sink
         self._store = store
@@ -78,6 +81,7 @@ class WebChannel:
         self._cap = SocketCap()
         self._widget_bundle = widget_bundle
         self._demo_page = demo_page
+        self._error_reason = error_reason
         self._sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self._sessions: dict[web.WebSocketResponse, Session] = {}
 
@@ -152,6 +156,13 @@ class WebChannel:
             group.discard(ws)
             if not group:
                 del self._sockets[visitor]
+
+    def _reason(self, profile: Profile, exc: ProtocolError) -> str:
+        """The error's reason in the session's language when the customer reads it (rate limit, too long)."""
+        if self._error_reason is None:
+            return exc.reason
+        limit = MAX_TEXT_CHARS if exc.code == "too_long" else None
+        return self._error_reason([profile.locale, *profile.languages], exc.code, limit=limit) or exc.reason
 
     async def _push(self, visitor: str, frame: dict[str, Any]) -> int:
         text = encode(frame)
@@ -233,7 +244,7 @@ class Session:
                 case Ping():
                     await self._ws.send_str('{"type":"pong"}')
         except ProtocolError as exc:
-            await self._ws.send_str(error_frame(exc.code, exc.reason))
+            await self._ws.send_str(error_frame(exc.code, self._channel._reason(self._profile, exc)))
 
     async def _hello(self, hello: Hello) -> None:
         channel = self._channel

@@ -131,8 +131,12 @@ async def running_bridge(
     demo_page: str | None = None,
     telegram: TelegramSettings | None = None,
     locales_dir: Path | None = None,
+    greeting: bool = False,
 ) -> AsyncIterator[Harness]:
     """Migrate, start the bridge on a free port, allow its own origin, point the emulator at it.
+
+    The automatic greeting is off unless asked for (tests marked ``greeting``), so the other
+    tests see exactly the messages they send.
 
     With ``telegram`` the Telegram channel is on; its public URL is the bridge's own, so in webhook
     mode the bridge registers ``/telegram/webhook`` with ``setWebhook`` as it starts.
@@ -140,7 +144,7 @@ async def running_bridge(
     await upgrade(database_url)
     settings = test_settings(database_url, str(slack_server.make_url("/api/")), tmp_path)
     port = _free_port()
-    settings = replace(settings, allowed_origins=(f"http://127.0.0.1:{port}",), telegram=telegram)
+    settings = replace(settings, allowed_origins=(f"http://127.0.0.1:{port}",), telegram=telegram, greeting=greeting)
     if locales_dir is not None:
         settings = replace(settings, locales_dir=locales_dir)
     if telegram is not None:
@@ -155,7 +159,9 @@ async def running_bridge(
 
 
 @asynccontextmanager
-async def running_telegram_bridge(database_url: str, tmp_path: Path, mode: str) -> AsyncIterator[Harness]:
+async def running_telegram_bridge(
+    database_url: str, tmp_path: Path, mode: str, *, greeting: bool = False
+) -> AsyncIterator[Harness]:
     """Slack and Telegram emulators and a bridge with its Telegram channel in ``mode`` (webhook/polling)."""
     emulator = TelegramEmulator(token=TELEGRAM_TOKEN, webhook_retry_delays=(0.05,))
     async with telegram_sandbox.serve(emulator) as tg_url, running_slack() as (slack, slack_server):
@@ -166,7 +172,9 @@ async def running_telegram_bridge(database_url: str, tmp_path: Path, mode: str) 
             api_url=f"{tg_url}/bot",
             file_url=f"{tg_url}/file/bot",
         )
-        async with running_bridge(database_url, tmp_path, slack, slack_server, telegram=settings) as h:
+        async with running_bridge(
+            database_url, tmp_path, slack, slack_server, telegram=settings, greeting=greeting
+        ) as h:
             h.telegram = emulator
             yield h
 

@@ -52,7 +52,7 @@ async def _open_thread(harness: Harness) -> str:
 
 
 async def _agent_rows(harness: Harness) -> int:
-    return len(await harness.bridge.store.fetch_all(sa.select(MESSAGE.c.id).where(MESSAGE.c.direction == "out")))
+    return len(await harness.bridge.store.fetch_all(sa.select(MESSAGE.c.id).where(MESSAGE.c.author_kind == "agent")))
 
 
 @pytest.mark.parametrize("skew", [-299, 299])
