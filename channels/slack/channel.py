@@ -26,6 +26,7 @@ from bridge.events import (
     OutboundCard,
     OutboundEdit,
     OutboundText,
+    ReceiptStatus,
 )
 from bridge.stats import Stats
 from channels.base import InboundSink
@@ -40,6 +41,15 @@ from channels.slack.translate import card_post, escape_mrkdwn, message_posts, to
 
 log = logging.getLogger("switchboard.slack")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+class ThreadNotReady(Exception):
+    """A reply in a thread our bot started that the bridge cannot place yet: Slack must redeliver it.
+
+    The root card's ts is stored only after ``chat.postMessage`` returns and the outbox commits
+    it; an agent (or Slack's own event) can be faster. Refusing the event (bolt answers 500) makes
+    Slack retry it, instead of acknowledging a reply that would then be lost.
+    """
 
 
 class SlackStartupError(Exception):
@@ -74,6 +84,7 @@ class SlackChannel:
         self.client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url)
         self.bolt = AsyncApp(signing_secret=settings.signing_secret, client=self.client, process_before_response=True)
         self._names: dict[str, str] = {}
+        self._bot_user_id: str | None = None
         if canned is not None:  # first: its `!canned` thread replies must not reach the plain reply listener
             register_canned(
                 self.bolt, canned, client=self.client, support_channel=self.channel_id, agent_name=self._agent_name
@@ -102,6 +113,7 @@ class SlackChannel:
             await self.client.session.close()
             raise SlackStartupError(f"cannot reach Slack at {self._settings.api_url}: {exc}") from exc
         log.info("slack: connected as %s in team %s", auth.get("user"), auth.get("team"))
+        self._bot_user_id = str(auth.get("user_id") or "")
         self._register_fetcher()
         return self
 
@@ -138,6 +150,8 @@ class SlackChannel:
         if reply is not None:
             receipt = await self._sink(reply)  # raising here gives Slack a 500, so it redelivers
             log.debug("slack: %s -> %s", reply.source_id, receipt.status)
+            if receipt.status is ReceiptStatus.IGNORED and event.get("parent_user_id") == self._bot_user_id:
+                raise ThreadNotReady(f"reply {reply.source_id} in thread {reply.thread_ref} is not placed yet")
 
     async def _agent_name(self, user: str) -> str | None:
         if user not in self._names:
