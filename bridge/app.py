@@ -10,6 +10,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import datetime
 
 from aiohttp import web
 
@@ -22,6 +23,7 @@ from bridge.events import ChannelKind
 from bridge.greeting import CustomerTexts
 from bridge.i18n import Catalogs
 from bridge.metrics import Metrics
+from bridge.model import utcnow
 from bridge.outbox import Outbox
 from bridge.stats import Stats
 from bridge.store import Store
@@ -47,16 +49,16 @@ class Bridge:
 BRIDGE = web.AppKey("bridge", Bridge)
 
 
-def build_app(settings: Settings, *, demo_page: str | None = None) -> web.Application:
+def build_app(
+    settings: Settings, *, demo_page: str | None = None, clock: Callable[[], datetime] = utcnow
+) -> web.Application:
     """Assemble the bridge: store, engine, channels (by name, as enabled), outbox and routes."""
     store = Store(settings.database_url)
     catalogs = Catalogs(settings.locales_dir, default_locale=settings.default_locale)
-    customer_texts = CustomerTexts(catalogs, store)  # the greeting, error reasons and language choice, per locale
+    # The greeting, the offline notice, error reasons and language choice, per locale.
+    customer_texts = CustomerTexts(catalogs, store, greeting=settings.greeting, hours=settings.hours, clock=clock)
     engine = Engine(
-        store,
-        negotiate=catalogs.negotiate,
-        default_locale=settings.default_locale,
-        on_open=customer_texts.greet if settings.greeting else None,
+        store, negotiate=catalogs.negotiate, default_locale=settings.default_locale, on_open=customer_texts.on_open
     )
     channels: dict[ChannelKind, Channel] = {}
     fetchers = Fetchers()  # channels whose platform hosts files register here; Slack uploads them into threads

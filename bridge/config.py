@@ -6,8 +6,10 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
+from bridge.hours import BusinessHours, parse_holidays, parse_hours
 from bridge.store import default_sqlite_url
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -28,6 +30,8 @@ KNOWN_KEYS = (
     "SWITCHBOARD_DEFAULT_LOCALE",
     "SWITCHBOARD_GREETING",
     "SWITCHBOARD_URGENT_KEYWORDS",
+    "SWITCHBOARD_HOURS",
+    "SWITCHBOARD_HOLIDAYS",
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
     "SLACK_APP_TOKEN",
@@ -78,6 +82,7 @@ class Settings:
     default_locale: str = "en"
     greeting: bool = True  # greet each new conversation's customer in their language
     urgent_keywords: tuple[str, ...] = DEFAULT_URGENT_KEYWORDS  # customer words that make a conversation urgent
+    hours: BusinessHours | None = None  # None: always open (no offline notice)
     slack: SlackSettings
     telegram: TelegramSettings | None = None
     locales_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parents[1] / "locales")
@@ -139,6 +144,7 @@ def _build(values: dict[str, str], problems: list[str]) -> Settings:
     data_dir = Path(get("SWITCHBOARD_DATA_DIR") or "data")
     port = _port(get("SWITCHBOARD_PORT"), problems)
     greeting = _switch("SWITCHBOARD_GREETING", get("SWITCHBOARD_GREETING"), True, problems)
+    hours = _hours(get("SWITCHBOARD_HOURS"), get("SWITCHBOARD_HOLIDAYS"), problems)
     slack = _slack(get, problems)
     telegram = _telegram(get, problems)
     if problems:
@@ -154,6 +160,7 @@ def _build(values: dict[str, str], problems: list[str]) -> Settings:
         allowed_origins=origins,
         default_locale=get("SWITCHBOARD_DEFAULT_LOCALE") or "en",
         greeting=greeting,
+        hours=hours,
         urgent_keywords=_words(get("SWITCHBOARD_URGENT_KEYWORDS")) or DEFAULT_URGENT_KEYWORDS,
         slack=slack,
         telegram=telegram,
@@ -175,6 +182,24 @@ def _switch(key: str, raw: str | None, default: bool, problems: list[str]) -> bo
         return False
     problems.append(f"{key} must be on or off, got '{raw}'")
     return default
+
+
+def _hours(raw: str | None, raw_holidays: str | None, problems: list[str]) -> BusinessHours | None:
+    holidays: frozenset[date] = frozenset()
+    if raw_holidays is not None:
+        try:
+            holidays = parse_holidays(raw_holidays)
+        except ValueError as exc:
+            problems.append(f"SWITCHBOARD_HOLIDAYS: {exc}, got '{raw_holidays}'")
+        if raw is None:
+            problems.append("SWITCHBOARD_HOLIDAYS needs SWITCHBOARD_HOURS (at least a time zone, e.g. Europe/Vilnius)")
+    if raw is None:
+        return None
+    try:
+        return parse_hours(raw, holidays)
+    except ValueError as exc:
+        problems.append(f"SWITCHBOARD_HOURS {exc}, got '{raw}'")
+        return None
 
 
 def _port(raw: str | None, problems: list[str]) -> int:

@@ -8,7 +8,8 @@ system message delivered to the customer only, never posted in the Slack thread.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import final
 
 import sqlalchemy as sa
@@ -20,11 +21,12 @@ from bridge import texts
 from bridge.desk import _tell_customer
 from bridge.engine import CHOSEN_LOCALE, CONTACT, CONVERSATION, IDENTITY, Opened
 from bridge.events import ExternalRef
+from bridge.hours import BusinessHours
 from bridge.i18n import Catalogs, _own_name, _parse_locale
-from bridge.model import ConversationStatus
+from bridge.model import ConversationStatus, utcnow
 from bridge.store import Store
 
-__all__ = ["CustomerTexts", "greeting_key"]
+__all__ = ["CustomerTexts", "greeting_key", "offline_key"]
 
 # Widget error codes whose reason the customer reads, and the text each shows.
 _ERROR_TEXTS = {"rate_limited": texts.RATE_LIMITED, "too_long": texts.MESSAGE_TOO_LONG}
@@ -35,13 +37,56 @@ def greeting_key(conversation_id: int) -> str:
     return f"greeting:{conversation_id}"
 
 
+def offline_key(conversation_id: int) -> str:
+    """The idempotency key (message source id) of a conversation's offline notice."""
+    return f"offline:{conversation_id}"
+
+
 @final
 class CustomerTexts:
     """Renders the bridge's own texts for a customer; ``greet`` is the engine's ``on_open`` hook."""
 
-    def __init__(self, catalogs: Catalogs, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        catalogs: Catalogs,
+        store: Store | None = None,
+        *,
+        greeting: bool = True,
+        hours: BusinessHours | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.catalogs = catalogs
         self._store = store
+        self._greeting = greeting
+        self._hours = hours
+        self._clock = clock
+
+    @property
+    def on_open(self) -> Callable[[AsyncConnection, Opened], Awaitable[None]] | None:
+        """The engine's ``on_open`` hook: the greeting (if on), then the offline notice (outside business
+        hours); None when there is nothing to say."""
+        if not self._greeting and (self._hours is None or self._hours.always_open):
+            return None
+        return self.open_conversation
+
+    async def open_conversation(self, conn: AsyncConnection, opened: Opened) -> None:
+        """Greet a just-created conversation's customer (if on) and tell them when agents are back if away."""
+        if self._greeting:
+            await self.greet(conn, opened)
+        text = self.offline_notice(opened.locale)
+        if text is not None:
+            key = offline_key(opened.conversation_id)
+            await _tell_customer(conn, opened.conversation_id, opened.customer, text, key=key)
+
+    def offline_notice(self, locale: str) -> str | None:
+        """OFFLINE with the next opening in the customer's locale and the business time zone; None when open."""
+        if self._hours is None:
+            return None
+        back = self._hours.next_opening(self._clock())
+        if back is None:
+            return None
+        when = self.catalogs.format_datetime(locale, back, self._hours.timezone)
+        return self.catalogs.gettext(locale, texts.OFFLINE, when=when)
 
     async def locale_of(self, customer: ExternalRef, preferences: Sequence[str | None]) -> str:
         """The customer's language: their open conversation's, else their explicit choice, else negotiated."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from aiohttp.test_utils import TestServer
 
 from bridge.app import BRIDGE, Bridge, build_app
 from bridge.config import Settings, SlackSettings, TelegramSettings
+from bridge.hours import BusinessHours
+from bridge.model import utcnow
 from bridge.sandbox import telegram as telegram_sandbox
 from bridge.sandbox.slack import SlackEmulator
 from bridge.sandbox.telegram import TelegramEmulator
@@ -132,6 +135,8 @@ async def running_bridge(
     telegram: TelegramSettings | None = None,
     locales_dir: Path | None = None,
     greeting: bool = False,
+    hours: BusinessHours | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> AsyncIterator[Harness]:
     """Migrate, start the bridge on a free port, allow its own origin, point the emulator at it.
 
@@ -145,11 +150,12 @@ async def running_bridge(
     settings = test_settings(database_url, str(slack_server.make_url("/api/")), tmp_path)
     port = _free_port()
     settings = replace(settings, allowed_origins=(f"http://127.0.0.1:{port}",), telegram=telegram, greeting=greeting)
+    settings = replace(settings, hours=hours)
     if locales_dir is not None:
         settings = replace(settings, locales_dir=locales_dir)
     if telegram is not None:
         settings = replace(settings, public_url=f"http://127.0.0.1:{port}")
-    server = TestServer(build_app(settings, demo_page=demo_page), host="127.0.0.1", port=port)
+    server = TestServer(build_app(settings, demo_page=demo_page, clock=clock), host="127.0.0.1", port=port)
     await server.start_server()
     slack.events_url = str(server.make_url("/slack/events"))
     try:
