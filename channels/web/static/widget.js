@@ -136,6 +136,12 @@
     fresh: {}, // row keys to animate when first rendered
   };
 
+  function resolvedTheme() {
+    if (cfg.theme !== "auto") return cfg.theme;
+    var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+    return dark ? "dark" : "light";
+  }
+
   function loadOutbox() {
     var raw = sget(K_OUTBOX);
     if (!raw) return [];
@@ -219,7 +225,13 @@
     shadow = host.attachShadow({ mode: "open" });
 
     var link = el("link", { rel: "stylesheet", href: BASE + "/widget.css" + scriptUrl.search });
-    ui.root = el("div", { class: "sb-root", hidden: true, "data-conn": "idle", "data-theme": cfg.theme });
+    ui.root = el("div", { class: "sb-root", hidden: true, "data-conn": "idle", "data-theme": resolvedTheme() });
+    if (cfg.theme === "auto" && window.matchMedia) {
+      // "auto" follows the OS setting, live; the stylesheet only knows light and dark
+      window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+        ui.root.setAttribute("data-theme", resolvedTheme());
+      });
+    }
     var reveal = function () { ui.root.hidden = false; };
     link.addEventListener("load", reveal);
     link.addEventListener("error", reveal);
