@@ -25,9 +25,9 @@ from bridge.i18n import Catalogs
 from bridge.metrics import Metrics
 from bridge.model import utcnow
 from bridge.outbox import Outbox
+from bridge.ports import Channel
 from bridge.stats import Stats
 from bridge.store import Store
-from channels.base import Channel
 
 log = logging.getLogger("switchboard.app")
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from bridge import i18n_cli
 from bridge.config import ConfigError, Settings, SlackSettings, TelegramSettings, database_url
+from bridge.ports import ChannelStartupError
 from bridge.schema import SchemaOutOfDate, ensure_current, upgrade
 from bridge.store import default_sqlite_url
 
@@ -212,12 +213,9 @@ async def _guard_db(coro: Coroutine[Any, Any, Any], url: str) -> Any:
 
 
 async def _guard_start(coro: Coroutine[Any, Any, None], port: int) -> None:
-    from channels.slack.channel import SlackStartupError
-    from channels.telegram.channel import TelegramStartupError
-
     try:
         await coro
-    except (SlackStartupError, TelegramStartupError) as exc:
+    except ChannelStartupError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
         if exc.errno == 98:

@@ -31,8 +31,8 @@ from bridge.events import (
     Undeliverable,
 )
 from bridge.model import DeliveryStatus, as_utc, utcnow
+from bridge.ports import Channel, InboundSink
 from bridge.store import Lanes, Store
-from channels.base import Channel, InboundSink
 
 log = logging.getLogger("switchboard.outbox")
 

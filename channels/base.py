@@ -1,42 +1,5 @@
-"""This module contains the Channel protocol every platform adapter implements."""
+"""The Channel protocol every platform adapter implements (defined in the core, ``bridge/ports.py``)."""
 
-from __future__ import annotations
+from bridge.ports import Channel, ChannelStartupError, InboundSink
 
-from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
-from typing import ClassVar, Protocol, Self
-
-from aiohttp import web
-
-from bridge.events import ChannelKind, Delivered, ExternalRef, Inbound, Outbound, Receipt
-
-InboundSink = Callable[[Inbound], Awaitable[Receipt]]
-"""``Engine.receive``: an adapter acknowledges the platform only after it returns."""
-
-
-class Channel(Protocol):
-    """A platform adapter: platform input -> ``Inbound``; ``Outbound`` -> platform call.
-
-    It holds no conversation logic. ``deliver`` raises only ``DeliveryError`` subclasses.
-    """
-
-    kind: ClassVar[ChannelKind]
-
-    def routes(self) -> Sequence[web.AbstractRouteDef]:
-        """HTTP/WebSocket routes the app mounts (empty for polling-only channels)."""
-        ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def deliver(self, out: Outbound) -> Delivered: ...
-
-    async def delivered(self, customer: ExternalRef, message_id: int) -> None:
-        """Receipt: a message this customer sent on this channel has reached the agents."""
-        ...
+__all__ = ["Channel", "ChannelStartupError", "InboundSink"]

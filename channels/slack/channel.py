@@ -29,7 +29,7 @@ from bridge.events import (
     ReceiptStatus,
 )
 from bridge.stats import Stats
-from channels.base import InboundSink
+from channels.base import ChannelStartupError, InboundSink
 from channels.slack.canned import register as register_canned
 from channels.slack.desk import DeskCards
 from channels.slack.desk import register as register_desk
@@ -52,7 +52,7 @@ class ThreadNotReady(Exception):
     """
 
 
-class SlackStartupError(Exception):
+class SlackStartupError(ChannelStartupError):
     """Slack refused the bot token at start (auth.test failed)."""
 
 

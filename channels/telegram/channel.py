@@ -30,7 +30,7 @@ from bridge.events import (
     Undeliverable,
 )
 from bridge.greeting import CustomerTexts
-from channels.base import InboundSink
+from channels.base import ChannelStartupError, InboundSink
 from channels.telegram.commands import CustomerCommands
 from channels.telegram.errors import retry_after, to_delivery_error
 from channels.telegram.media import MediaSender
@@ -57,7 +57,7 @@ POLL_BACKOFF_MAX = 30.0
 SEEN_UPDATES = 4096
 
 
-class TelegramStartupError(Exception):
+class TelegramStartupError(ChannelStartupError):
     """The Bot API refused the token or could not be reached at start."""
 
 

@@ -43,3 +43,18 @@ def test_secrets_are_compared_in_constant_time() -> None:
         if _UNSAFE_COMPARE.search(line) and "compare_digest" not in line and "# not a secret" not in line
     ]
     assert offenders == []
+
+
+_IMPORT = re.compile(r"^\s*(?:from|import)\s+(channels(?:\.\w+)?)", re.M)
+
+
+def test_dependencies_run_from_channels_to_bridge_only() -> None:
+    """DESIGN.md: the core never imports a channel (app.py wires adapters in by name), channels never each other."""
+    offenders = []
+    for path in [*(ROOT / "bridge").rglob("*.py"), *(ROOT / "channels").rglob("*.py")]:
+        parts = path.relative_to(ROOT).parts
+        for imported in _IMPORT.findall(path.read_text(encoding="utf-8")):
+            allowed = parts[0] == "channels" and imported in ("channels.base", f"channels.{parts[1]}")
+            if not allowed:
+                offenders.append(f"{path.relative_to(ROOT)} imports {imported}")
+    assert offenders == []
