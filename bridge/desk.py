@@ -27,9 +27,9 @@ from bridge.engine import (
     IDENTITY,
     MESSAGE,
     Engine,
-    _delivery_row,
-    _message_row,
     customer_message_row,
+    delivery_row,
+    message_row,
 )
 from bridge.events import (
     AuthorKind,
@@ -381,11 +381,11 @@ class Desk:
             message_id = (await conn.execute(sa.insert(MESSAGE).values(**message).returning(MESSAGE.c.id))).scalar()
             slack = ExternalRef(channel=ChannelKind.SLACK, external_id=str(latest.id))
             key = f"{inbound.source.channel}:{inbound.source_id}>slack"
-            delivery = _delivery_row(conversation_id=latest.id, target=slack, key=key, now=now)
+            delivery = delivery_row(conversation_id=latest.id, target=slack, key=key, now=now)
             await conn.execute(sa.insert(DELIVERY).values(message_id=message_id, **delivery))
             thanks = self._catalogs.gettext(latest.locale, texts.FEEDBACK_THANKS)
             key = f"csat:{latest.id}:{now.timestamp()}"
-            await _tell_customer(conn, latest.id, inbound.source, thanks, key=key, now=now)
+            await tell_customer(conn, latest.id, inbound.source, thanks, key=key, now=now)
             return int(message_id)
 
         message_id = await self._store.writer.run(job)
@@ -421,7 +421,7 @@ class Desk:
             if position is not None:
                 told = self._catalogs.gettext(row.locale, texts.QUEUE_POSITION, position=position)
                 key = f"queue:{conversation_id}:{now.timestamp()}"
-                await _tell_customer(conn, conversation_id, _customer(row), told, key=key, now=now)
+                await tell_customer(conn, conversation_id, _customer(row), told, key=key, now=now)
                 note = f"No agent is free: the customer is number {position} in the queue."
                 outcomes.append(_Outcome(conversation_id, note=note))
             return outcomes
@@ -447,7 +447,7 @@ class Desk:
         name = await routing.agent_name(conn, agent)
         joined = self._catalogs.gettext(row.locale, texts.AGENT_JOINED, agent=name)
         key = f"offer:{conversation_id}:{now.timestamp()}"
-        await _tell_customer(conn, conversation_id, _customer(row), joined, key=key, now=now)
+        await tell_customer(conn, conversation_id, _customer(row), joined, key=key, now=now)
         return _Outcome(conversation_id, note=f"Assigned to {name} (round-robin):", mention=agent)
 
     # ------------------------------------------------------------------ plumbing
@@ -485,7 +485,7 @@ class Desk:
                 return outcome
             for index, text in enumerate(customer_texts):
                 key = f"desk:{row.id}:{now.timestamp()}:{index}"
-                await _tell_customer(conn, row.id, _customer(row), text, key=key, now=now)
+                await tell_customer(conn, row.id, _customer(row), text, key=key, now=now)
             outcome.note, outcome.mention = note, mention
             return outcome
 
@@ -530,12 +530,12 @@ def _customer(row: Any) -> ExternalRef:
     return ExternalRef(channel=ChannelKind(row.customer_channel), external_id=row.customer_ref)
 
 
-async def _tell_customer(
+async def tell_customer(
     conn: AsyncConnection, conversation_id: int, customer: ExternalRef, text: str, *, key: str, now: Any = None
 ) -> None:
     """Store a system text for the customer and its delivery (the outbox sends it in order)."""
     now = now or utcnow()
-    message = _message_row(
+    message = message_row(
         conversation_id=conversation_id,
         direction="out",
         author_kind=AuthorKind.SYSTEM,
@@ -548,5 +548,5 @@ async def _tell_customer(
         now=now,
     )
     message_id = (await conn.execute(sa.insert(MESSAGE).values(**message).returning(MESSAGE.c.id))).scalar()
-    delivery = _delivery_row(conversation_id=conversation_id, target=customer, key=f"{key}>customer", now=now)
+    delivery = delivery_row(conversation_id=conversation_id, target=customer, key=f"{key}>customer", now=now)
     await conn.execute(sa.insert(DELIVERY).values(message_id=message_id, **delivery))

@@ -128,7 +128,7 @@ class Engine:
         route = await self._route(inbound.source, inbound.profile)
         now = utcnow()
         message = customer_message_row(inbound, route.conversation_id, now)
-        delivery = _delivery_row(
+        delivery = delivery_row(
             conversation_id=route.conversation_id,
             target=ExternalRef(channel=ChannelKind.SLACK, external_id=str(route.conversation_id)),
             key=f"{inbound.source.channel}:{inbound.source_id}>slack",
@@ -167,21 +167,20 @@ class Engine:
         )
 
     async def _customer_edit(self, inbound: CustomerEdit) -> Receipt:
-        def job(conn: AsyncConnection) -> Any:
-            return _store_edit(conn, inbound)
-
-        conversation_id = await self._store.writer.run(job)
-        if conversation_id is None:
-            return Receipt(status=ReceiptStatus.IGNORED, reason="edit of an unknown message")
-        return Receipt(status=ReceiptStatus.STORED, conversation_id=conversation_id)
+        return await self._conversation_job(lambda conn: _store_edit(conn, inbound), "edit of an unknown message")
 
     async def _customer_blocked(self, inbound: CustomerBlocked) -> Receipt:
-        def job(conn: AsyncConnection) -> Any:
-            return _mark_blocked(conn, inbound)
+        return await self._conversation_job(
+            lambda conn: _mark_blocked(conn, inbound), "no open conversation, or already marked so"
+        )
 
+    async def _conversation_job(
+        self, job: Callable[[AsyncConnection], Awaitable[int | None]], ignored_reason: str
+    ) -> Receipt:
+        """Run a write that returns the conversation it changed, or None when there was nothing to change."""
         conversation_id = await self._store.writer.run(job)
         if conversation_id is None:
-            return Receipt(status=ReceiptStatus.IGNORED, reason="no open conversation, or already marked so")
+            return Receipt(status=ReceiptStatus.IGNORED, reason=ignored_reason)
         return Receipt(status=ReceiptStatus.STORED, conversation_id=conversation_id)
 
     async def _agent_reply(self, inbound: AgentReply) -> Receipt:
@@ -189,7 +188,7 @@ class Engine:
         if target is None:
             return Receipt(status=ReceiptStatus.IGNORED, reason="not a conversation thread")
         now = utcnow()
-        message = _message_row(
+        message = message_row(
             conversation_id=target.conversation_id,
             direction="out",
             author_kind=AuthorKind.NOTE if inbound.is_note else AuthorKind.AGENT,
@@ -204,7 +203,7 @@ class Engine:
         deliveries = []
         if not inbound.is_note:
             deliveries.append(
-                _delivery_row(
+                delivery_row(
                     conversation_id=target.conversation_id,
                     target=target.customer,
                     key=f"{inbound.agent.channel}:{inbound.source_id}>{target.customer.channel}",
@@ -219,7 +218,7 @@ class Engine:
     async def note_to_thread(self, conversation_id: int, text: str, *, source_id: str) -> Receipt:
         """Store a note for the agents (never shown to the customer) and post it in the conversation's thread."""
         now = utcnow()
-        message = _message_row(
+        message = message_row(
             conversation_id=conversation_id,
             direction="out",
             author_kind=AuthorKind.NOTE,
@@ -232,7 +231,7 @@ class Engine:
             now=now,
         )
         slack = ExternalRef(channel=ChannelKind.SLACK, external_id=str(conversation_id))
-        delivery = _delivery_row(conversation_id=conversation_id, target=slack, key=f"note:{source_id}>slack", now=now)
+        delivery = delivery_row(conversation_id=conversation_id, target=slack, key=f"note:{source_id}>slack", now=now)
         return _receipt(await self._store.writer.submit_message(message, [delivery]), conversation_id)
 
     async def _route(self, ref: ExternalRef, profile: Profile) -> Route:
@@ -294,7 +293,7 @@ def _attachment(a: Any) -> dict[str, Any]:
 
 def customer_message_row(inbound: CustomerMessage, conversation_id: int, now: Any) -> dict[str, Any]:
     """The Message row of a customer's message in ``conversation_id``."""
-    return _message_row(
+    return message_row(
         conversation_id=conversation_id,
         direction="in",
         author_kind=AuthorKind.CUSTOMER,
@@ -308,7 +307,7 @@ def customer_message_row(inbound: CustomerMessage, conversation_id: int, now: An
     )
 
 
-def _message_row(
+def message_row(
     *,
     conversation_id: int,
     direction: str,
@@ -338,7 +337,7 @@ def _message_row(
     }
 
 
-def _delivery_row(
+def delivery_row(
     *, conversation_id: int, target: ExternalRef, key: str, now: Any, kind: str = "message"
 ) -> dict[str, Any]:
     """Every column of a Delivery row but ``message_id`` (the writer fills it in)."""
@@ -493,7 +492,7 @@ async def _store_edit(conn: AsyncConnection, inbound: CustomerEdit) -> int | Non
         return int(row.conversation_id)
     now = utcnow()
     await conn.execute(sa.update(MESSAGE).where(MESSAGE.c.id == row.id).values(text=inbound.text, edited_at=now))
-    delivery = _delivery_row(
+    delivery = delivery_row(
         conversation_id=row.conversation_id,
         target=ExternalRef(channel=ChannelKind.SLACK, external_id=str(row.conversation_id)),
         key=f"edit:{row.id}:{now.timestamp()}",
@@ -539,7 +538,7 @@ async def _mark_blocked(conn: AsyncConnection, inbound: CustomerBlocked) -> int 
         sa.update(CONVERSATION).where(CONVERSATION.c.id == row.id).values(customer_blocked=inbound.blocked)
     )
     state = "blocked" if inbound.blocked else "unblocked"
-    message = _message_row(
+    message = message_row(
         conversation_id=row.id,
         direction="out",  # internal: a note for the agents, never sent to the customer
         author_kind=AuthorKind.SYSTEM,
@@ -552,7 +551,7 @@ async def _mark_blocked(conn: AsyncConnection, inbound: CustomerBlocked) -> int 
         now=now,
     )
     message_id = (await conn.execute(sa.insert(MESSAGE).values(**message).returning(MESSAGE.c.id))).scalar_one()
-    delivery = _delivery_row(
+    delivery = delivery_row(
         conversation_id=row.id,
         target=ExternalRef(channel=ChannelKind.SLACK, external_id=str(row.id)),
         key=f"note:{message_id}>slack",

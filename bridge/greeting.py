@@ -18,11 +18,11 @@ from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge import texts
-from bridge.desk import _tell_customer
+from bridge.desk import tell_customer
 from bridge.engine import CHOSEN_LOCALE, CONTACT, CONVERSATION, IDENTITY, Opened
 from bridge.events import ExternalRef
 from bridge.hours import BusinessHours
-from bridge.i18n import Catalogs, _own_name, _parse_locale
+from bridge.i18n import Catalogs, own_name, parse_locale
 from bridge.model import ConversationStatus, utcnow
 from bridge.store import Store
 
@@ -76,7 +76,7 @@ class CustomerTexts:
         text = self.offline_notice(opened.locale)
         if text is not None:
             key = offline_key(opened.conversation_id)
-            await _tell_customer(conn, opened.conversation_id, opened.customer, text, key=key)
+            await tell_customer(conn, opened.conversation_id, opened.customer, text, key=key)
 
     def offline_notice(self, locale: str) -> str | None:
         """OFFLINE with the next opening in the customer's locale and the business time zone; None when open."""
@@ -121,7 +121,7 @@ class CustomerTexts:
         """Store the greeting of a just-created conversation and its delivery to the customer."""
         text = self.greeting(opened.locale, opened.name)
         key = greeting_key(opened.conversation_id)
-        await _tell_customer(conn, opened.conversation_id, opened.customer, text, key=key)
+        await tell_customer(conn, opened.conversation_id, opened.customer, text, key=key)
 
     def error_reason(self, preferences: Sequence[str | None], code: str, limit: int | None = None) -> str | None:
         """The customer-facing reason of a widget error in their language; None for codes the customer never
@@ -142,11 +142,11 @@ class CustomerTexts:
 
     def languages(self) -> list[tuple[str, str]]:
         """Every available locale with its name in its own language, for a language picker."""
-        return [(locale, _own_name(locale)) for locale in self.catalogs.available]
+        return [(locale, own_name(locale)) for locale in self.catalogs.available]
 
     def language_chosen(self, locale: str) -> str:
         """The confirmation of an explicit language choice, in that language."""
-        return self.catalogs.gettext(locale, texts.LANGUAGE_CHOSEN, language=_own_name(locale))
+        return self.catalogs.gettext(locale, texts.LANGUAGE_CHOSEN, language=own_name(locale))
 
     def language_prompt(self, preferences: Sequence[str | None]) -> str:
         """The question above the language keyboard."""
@@ -155,4 +155,4 @@ class CustomerTexts:
 
 
 def _babel(locale: str) -> Locale:
-    return _parse_locale(locale) or Locale("en")
+    return parse_locale(locale) or Locale("en")

@@ -167,7 +167,7 @@ def _short(message_id: str | tuple[str, ...]) -> str:
 
 
 @lru_cache(maxsize=512)
-def _parse_locale(tag: str) -> Locale | None:
+def parse_locale(tag: str) -> Locale | None:
     try:
         return Locale.parse(tag.strip().replace("-", "_"))
     except (ValueError, TypeError, UnknownLocaleError):
@@ -177,14 +177,14 @@ def _parse_locale(tag: str) -> Locale | None:
 @lru_cache(maxsize=512)
 def _maximize(tag: str) -> tuple[str, str | None, str | None] | None:
     """(language, script, territory) with CLDR's likely subtags filled in: zh -> zh_Hans_CN, pt -> pt_Latn_BR."""
-    parsed = _parse_locale(tag)
+    parsed = parse_locale(tag)
     if parsed is None:
         return None
     script, territory = parsed.script, parsed.territory
     likely: Mapping[str, str] = get_global("likely_subtags")
     for key in (f"{parsed.language}_{territory}", f"{parsed.language}_{script}", parsed.language):
         hint = likely.get(key)
-        guess = _parse_locale(hint) if hint else None
+        guess = parse_locale(hint) if hint else None
         if guess is not None and guess.language == parsed.language:
             script = script or guess.script
             territory = territory or guess.territory
@@ -217,7 +217,7 @@ def parse_accept_language(header: str | None) -> list[str]:
 def plural_categories(locale: str) -> tuple[str, ...]:
     """The CLDR plural categories whole numbers reach in `locale`, in gettext msgstr[] order (zero, one, two,
     few, many, other): ru -> ("one", "few", "many"), ar -> all six, zh_Hans -> ("other",)."""
-    parsed = _parse_locale(locale)
+    parsed = parse_locale(locale)
     if parsed is None:
         raise ValueError(f"unknown locale {locale!r}")
     rule = parsed.plural_form
@@ -234,7 +234,7 @@ def _header_disagreement(locale: str, nplurals: int, expression: str) -> str | N
         choose = gnu_gettext.c2py(expression)
     except (ValueError, SyntaxError) as exc:
         return f"Plural-Forms expression {expression!r} is invalid: {exc}"
-    rule = _parse_locale(locale).plural_form  # type: ignore[union-attr]  # plural_categories parsed it
+    rule = parse_locale(locale).plural_form  # type: ignore[union-attr]  # plural_categories parsed it
     for n in _INTEGER_SAMPLE:
         expected = categories.index(rule(n))
         if choose(n) != expected:
@@ -254,7 +254,7 @@ def plural_forms_header(locale: str) -> str:
     categories = plural_categories(locale)
     if len(categories) == 1:
         return "nplurals=1; plural=0;"
-    rules = _parse_locale(locale).plural_form.rules  # type: ignore[union-attr]
+    rules = parse_locale(locale).plural_form.rules  # type: ignore[union-attr]
     # The last reached category is the catch-all: ru's "many" plays the part of "other".
     header = to_gettext(PluralRule({tag: rules[tag] for tag in categories[:-1]}))
     nplurals, _, expression = header.partition(";")
@@ -304,7 +304,7 @@ def check_catalog(catalog: Catalog, path: Path, *, header_line: int = 1) -> list
     locale = catalog.locale_identifier
     if catalog.fuzzy:
         problems.append(CatalogProblem(path, header_line, "the whole catalog is marked fuzzy (remove '#, fuzzy')"))
-    if locale and _parse_locale(locale) is not None:
+    if locale and parse_locale(locale) is not None:
         disagreement = _header_disagreement(locale, catalog.num_plurals, catalog.plural_expr)
         if disagreement:
             problems.append(CatalogProblem(path, header_line, disagreement))
@@ -542,7 +542,7 @@ class Catalogs:
             "strings": {
                 key: self.pgettext(locale, texts.WIDGET_CONTEXT, msgid) for key, msgid in texts.WIDGET_STRINGS.items()
             },
-            "languages": [{"code": code, "name": _own_name(code)} for code in self.available],
+            "languages": [{"code": code, "name": own_name(code)} for code in self.available],
         }
 
     def format_datetime(self, locale: str, value: datetime, tz: str = "UTC") -> str:
@@ -569,7 +569,7 @@ class Catalogs:
     # -- internals ------------------------------------------------------------------------------------------
 
     def _babel_locale(self, locale: str) -> Locale:
-        return _parse_locale(self._resolve(locale)) or Locale.parse(SOURCE_LOCALE)
+        return parse_locale(self._resolve(locale)) or Locale.parse(SOURCE_LOCALE)
 
     def _render(self, locale: str, lookup: _Lookup, params: Mapping[str, object]) -> tuple[str, str]:
         """Return (text, locale it came from), trying `locale`, then the default locale, then the source."""
@@ -680,18 +680,18 @@ def _best_match(tag: str, available: Sequence[str]) -> str | None:
     for code in same_script:
         if _maximize(code) == wanted:
             return code
-    same_script.sort(key=lambda code: (_parse_locale(code).territory is not None, code))  # type: ignore[union-attr]
+    same_script.sort(key=lambda code: (parse_locale(code).territory is not None, code))  # type: ignore[union-attr]
     return same_script[0] if same_script else None
 
 
 @lru_cache(maxsize=128)
 def _text_direction(locale: str) -> str:
-    parsed = _parse_locale(locale)
+    parsed = parse_locale(locale)
     return "rtl" if parsed is not None and parsed.character_order == "right-to-left" else "ltr"
 
 
 @lru_cache(maxsize=128)
-def _own_name(locale: str) -> str:
-    parsed = _parse_locale(locale)
+def own_name(locale: str) -> str:
+    parsed = parse_locale(locale)
     name = (parsed.get_display_name(parsed) if parsed else None) or locale
     return name[:1].upper() + name[1:]  # menus capitalise: "español" -> "Español"

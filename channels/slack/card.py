@@ -10,7 +10,7 @@ from typing import Any
 from bridge.desk import TAGS, CardState
 from bridge.model import ConversationStatus
 from bridge.routing import PRIORITIES
-from channels.slack.translate import _CHANNEL_LABELS, NOTE_PREFIX, _page_link, escape_mrkdwn
+from channels.slack.translate import CHANNEL_LABELS, NOTE_PREFIX, escape_mrkdwn, page_link
 
 CLAIM, CLOSE, REOPEN = "desk_claim", "desk_close", "desk_reopen"
 PRIORITY, TAG_SELECT, ASSIGN = "desk_priority", "desk_tags", "desk_assign"
@@ -33,10 +33,10 @@ def card_blocks(state: CardState) -> list[dict[str, Any]]:
         f"*Assignee*\n{f'<@{state.assignee}>' if state.assignee else 'Unassigned'}",
         f"*Priority*\n{_PRIORITY_LABELS.get(state.priority, escape_mrkdwn(state.priority))}",
         f"*Tags*\n{', '.join(state.tags) if state.tags else '—'}",
-        f"*Channel*\n{_CHANNEL_LABELS.get(state.channel, str(state.channel))}",
+        f"*Channel*\n{CHANNEL_LABELS.get(state.channel, str(state.channel))}",
         f"*Language*\n{escape_mrkdwn(state.locale)}",
         f"*Email*\n{escape_mrkdwn(state.email) if state.email else '—'}",
-        f"*Page*\n{_page_link(state.page_url)}",
+        f"*Page*\n{page_link(state.page_url)}",
     ]
     if state.csat is not None:
         fields.append(f"*Rating*\n{'★' * state.csat}{'☆' * (5 - state.csat)} {state.csat}/5")

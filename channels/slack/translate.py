@@ -15,7 +15,7 @@ _ACCEPTED_SUBTYPES = (None, "file_share", "thread_broadcast")
 _LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
 _SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
 _MENTION = re.compile(r"<[@#!]([A-Za-z0-9^]+)(?:\|([^>]*))?>")
-_CHANNEL_LABELS = {ChannelKind.WEB: "Website chat", ChannelKind.TELEGRAM: "Telegram", ChannelKind.SLACK: "Slack"}
+CHANNEL_LABELS = {ChannelKind.WEB: "Website chat", ChannelKind.TELEGRAM: "Telegram", ChannelKind.SLACK: "Slack"}
 
 
 def to_agent_reply(event: Mapping[str, Any], *, support_channel: str, agent_name: str | None) -> AgentReply | None:
@@ -88,10 +88,10 @@ def card_post(card: ConversationCard, *, channel: str) -> dict[str, Any]:
     """The ``chat.postMessage`` arguments for a conversation's root card (Block Kit)."""
     name = escape_mrkdwn(card.customer_name)
     fields = [
-        f"*Channel*\n{_CHANNEL_LABELS.get(card.channel, str(card.channel))}",
+        f"*Channel*\n{CHANNEL_LABELS.get(card.channel, str(card.channel))}",
         f"*Language*\n{escape_mrkdwn(card.locale)}",
         "*Status*\nOpen",
-        f"*Page*\n{_page_link(card.page_url)}",
+        f"*Page*\n{page_link(card.page_url)}",
     ]
     fields += [f"*{escape_mrkdwn(str(k))[:40]}*\n{escape_mrkdwn(str(v))[:200]}" for k, v in card.attributes.items()]
     first = escape_mrkdwn(card.first_message)
@@ -120,7 +120,7 @@ def card_post(card: ConversationCard, *, channel: str) -> dict[str, Any]:
     }
 
 
-def _page_link(url: str | None) -> str:
+def page_link(url: str | None) -> str:
     if not url or not url.startswith(("http://", "https://")):
         return "—"
     safe = escape_mrkdwn(url).replace("|", "%7C")
