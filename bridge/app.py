@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bridge.attachments import Fetchers
 from bridge.canned import CannedService
+from bridge.chart import DailyChart
 from bridge.config import Settings
 from bridge.desk import Desk
 from bridge.engine import Engine
@@ -28,6 +29,7 @@ from bridge.outbox import Outbox
 from bridge.ports import Channel
 from bridge.stats import Stats
 from bridge.store import Store
+from bridge.transcript import Transcripts
 
 log = logging.getLogger("switchboard.app")
 
@@ -65,9 +67,22 @@ def build_app(
     slack_module = importlib.import_module("channels.slack")
     canned = CannedService(store=store, engine=engine, catalogs=catalogs)
     # Customers' messages pass the desk on their way to the engine: routing, CSAT answers, reopening.
-    desk = Desk(store=store, engine=engine, catalogs=catalogs, urgent_keywords=settings.urgent_keywords)
+    desk = Desk(
+        store=store, engine=engine, catalogs=catalogs, urgent_keywords=settings.urgent_keywords, hours=settings.hours
+    )
+    # App Home's chart image, at a signed link Slack can fetch when SWITCHBOARD_PUBLIC_URL is set.
+    chart = DailyChart(store, secret=settings.slack.signing_secret, public_url=settings.public_url)
+    # Transcripts: the widget's download, Telegram /transcript and the card's Export, times in the business zone.
+    transcripts = Transcripts(store, catalogs, time_zone=settings.hours.timezone if settings.hours else "UTC")
     channels[ChannelKind.SLACK] = slack_module.SlackChannel(
-        settings=settings.slack, sink=engine.receive, fetchers=fetchers, canned=canned, stats=Stats(store), desk=desk
+        settings=settings.slack,
+        sink=engine.receive,
+        fetchers=fetchers,
+        canned=canned,
+        stats=Stats(store),
+        desk=desk,
+        transcripts=transcripts,
+        chart=chart,
     )
     web_module = importlib.import_module("channels.web")
     channels[ChannelKind.WEB] = web_module.WebChannel(
@@ -78,6 +93,7 @@ def build_app(
         widget_bundle=catalogs.widget_bundle,
         demo_page=demo_page,
         error_reason=customer_texts.error_reason,
+        transcripts=transcripts,
     )
     if settings.telegram is not None:
         telegram_module = importlib.import_module("channels.telegram")
@@ -88,6 +104,7 @@ def build_app(
             webhook_url=webhook_url,
             fetchers=fetchers,
             customer_texts=customer_texts,
+            transcripts=transcripts,
         )
     outbox = Outbox(store, channels, support_channel=settings.slack.support_channel, sink=engine.receive)
     bridge = Bridge(settings, store, engine, catalogs, channels, outbox)
@@ -96,6 +113,7 @@ def build_app(
     app[BRIDGE] = bridge
     app.router.add_get("/healthz", _healthz)
     app.router.add_routes(Metrics(store, outbox).routes())
+    app.router.add_routes(chart.routes())
     for channel in channels.values():
         app.router.add_routes(channel.routes())
     app.cleanup_ctx.append(_lifecycle)

@@ -10,7 +10,6 @@ priority.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +18,8 @@ from typing import Any, final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridge import routing, texts
+from bridge import after_hours, choices, routing, survey, texts
+from bridge.choices import Prompt
 from bridge.engine import (
     CONTACT,
     CONVERSATION,
@@ -34,24 +34,25 @@ from bridge.engine import (
 from bridge.events import (
     AuthorKind,
     ChannelKind,
+    CustomerChoice,
     CustomerMessage,
     ExternalRef,
     Inbound,
     Receipt,
     ReceiptStatus,
 )
+from bridge.hours import BusinessHours
 from bridge.i18n import Catalogs
 from bridge.model import ConversationStatus, as_utc, utcnow
 from bridge.routing import Priority
 from bridge.store import Store
 
-__all__ = ["TAGS", "Actor", "CardState", "Change", "Desk", "NotAConversation", "Stale"]
+__all__ = ["TAGS", "Actor", "CardState", "Change", "Desk", "EarlierConversation", "NotAConversation", "Stale"]
 
 log = logging.getLogger("switchboard.desk")
 
 TAGS = ("technical", "payment", "account", "complaint")
 REOPEN_WITHIN = timedelta(days=7)  # a customer writing later than this starts a new conversation
-_RATING = re.compile(r"\s*([1-5])\s*")
 
 
 class NotAConversation(LookupError):
@@ -64,6 +65,16 @@ class Actor:
 
     user: str
     name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EarlierConversation:
+    """One of the contact's earlier conversations, as the card links to it."""
+
+    conversation_id: int
+    created_at: datetime
+    status: str
+    thread_ts: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,9 +93,11 @@ class CardState:
     attributes: Mapping[str, object]
     page_url: str | None
     csat: int | None
+    csat_comment: str | None = None  # what the customer added after rating
     first_message: str
     thread_ts: str | None
-    earlier: tuple[int, ...] = ()  # the contact's earlier conversations, newest first
+    earlier: tuple[EarlierConversation, ...] = ()  # the contact's last few earlier conversations, newest first
+    for_the_morning: datetime | None = None  # arrived after hours, nobody took it yet: when the desk opens
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,9 +146,11 @@ class Desk:
         engine: Engine,
         catalogs: Catalogs,
         urgent_keywords: Sequence[str] = (),
+        hours: BusinessHours | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
+        self._hours = hours
         self._engine = engine
         self._catalogs = catalogs
         self._urgent = routing.keyword_pattern(urgent_keywords)
@@ -176,7 +191,8 @@ class Desk:
             .limit(1)
         )
         earlier = await self._store.fetch_all(
-            sa.select(CONVERSATION.c.id)
+            sa.select(CONVERSATION.c.id, CONVERSATION.c.created_at, CONVERSATION.c.status)
+            .add_columns(CONVERSATION.c.slack_thread_ts)
             .where(CONVERSATION.c.contact_id == row.contact_id, CONVERSATION.c.id < row.id)
             .order_by(CONVERSATION.c.id.desc())
             .limit(5)
@@ -194,9 +210,25 @@ class Desk:
             attributes=row.contact_attributes or {},
             page_url=row.page_url,
             csat=row.csat_score,
+            csat_comment=row.csat_comment,
             first_message="" if first is None else first.text,
             thread_ts=row.slack_thread_ts,
-            earlier=tuple(int(e.id) for e in earlier),
+            earlier=tuple(
+                EarlierConversation(
+                    conversation_id=int(e.id),
+                    created_at=as_utc(e.created_at),
+                    status=e.status,
+                    thread_ts=e.slack_thread_ts,
+                )
+                for e in earlier
+            ),
+            for_the_morning=after_hours.for_the_morning(
+                self._hours,
+                created_at=row.created_at,
+                status=row.status,
+                assignee=row.assignee,
+                first_response_at=row.first_response_at,
+            ),
         )
 
     # ------------------------------------------------------------------ agents' actions
@@ -253,16 +285,17 @@ class Desk:
         return await self._act(thread_ts, decide)
 
     async def close(self, thread_ts: str, actor: Actor) -> CardState:
-        """Resolve the conversation; the customer gets the closing text and the survey question."""
+        """Resolve the conversation; the customer gets the closing text and the survey question (1-5 buttons)."""
 
-        def decide(row: Any) -> tuple[str | None, dict[str, Any], str, list[str]]:
+        def decide(row: Any) -> tuple[str | None, dict[str, Any], str, list[str | Prompt]]:
             if row.status == ConversationStatus.RESOLVED:
                 return "This conversation is already closed.", {}, "", []
             customer = [
                 self._catalogs.gettext(row.locale, texts.CONVERSATION_CLOSED),
-                self._catalogs.gettext(row.locale, texts.SURVEY_QUESTION),
+                survey.question(self._catalogs, row.locale),
             ]
-            values = {"status": ConversationStatus.RESOLVED, "resolved_at": self._clock(), "csat_score": None}
+            values = {"status": ConversationStatus.RESOLVED, "resolved_at": self._clock()}
+            values |= {"csat_score": None, "csat_at": None, "csat_comment": None}  # a new close, a new survey
             return None, values, f"{actor.name} closed this conversation.", customer
 
         state = await self._act(thread_ts, decide, forget=True)
@@ -290,6 +323,12 @@ class Desk:
         if available:
             await self.dispatch()
 
+    async def availability(self, user: str) -> tuple[bool, int] | None:
+        """Whether ``user`` is available and their cap of open conversations; None before they first set it."""
+        agent = routing.AGENT.c
+        row = await self._store.fetch_one(sa.select(agent.available, agent.max_open).where(agent.slack_user_id == user))
+        return None if row is None else (bool(row.available), int(row.max_open))
+
     async def dispatch(self) -> None:
         """Offer waiting conversations (urgent first) to available agents with room, round-robin."""
         for outcome in await self._store.writer.run(self._serve_queue):
@@ -303,6 +342,8 @@ class Desk:
         Only a customer without a cached route (their first message since start, or after a close) costs a
         lookup here; the hot path adds a keyword search.
         """
+        if isinstance(inbound, CustomerChoice):
+            return await self._choice(inbound)
         if not isinstance(inbound, CustomerMessage):
             return await self._engine.receive(inbound)
         fresh = not self._engine.has_route(inbound.source)
@@ -310,9 +351,12 @@ class Desk:
         if fresh:
             latest = await self._latest(inbound.source)
             if latest is not None and latest.status == ConversationStatus.RESOLVED:
-                rating = _RATING.fullmatch(inbound.text)
-                if rating is not None and latest.csat_score is None and not inbound.attachments:
-                    return await self._rate(inbound, latest, int(rating.group(1)))
+                if (stored := await self._stored(inbound)) is not None:  # resent: already a rating, comment...
+                    return stored
+                answer = None if inbound.attachments else survey.typed(latest, inbound.text, self._clock())
+                if answer is not None:
+                    answered = await self._answer_survey(inbound, latest.id, latest.locale, answer)
+                    return answered or await self._engine.receive(inbound)  # answered meanwhile: a message then
                 reopened = self._clock() - as_utc(latest.resolved_at or latest.created_at) <= REOPEN_WITHIN
                 reopened = reopened and await self._reopen_for_customer(latest.id)
             new = latest is None or (latest.status == ConversationStatus.RESOLVED and not reopened)
@@ -332,13 +376,23 @@ class Desk:
         if reopened:
             state = await self.state(conversation_id)
             await self._notify(Change(state=state, note="The customer wrote again: conversation reopened."))
+        if new and self._hours is not None:
+            await self._mark_for_the_morning(conversation_id)
         if new or reopened:
             await self._route(conversation_id)
+
+    async def _mark_for_the_morning(self, conversation_id: int) -> None:
+        """A new conversation that arrived after hours gets a note in its thread; its card shows the mark."""
+        opening = (await self.state(conversation_id)).for_the_morning
+        if opening is not None:
+            note, key = after_hours.thread_note(opening), f"after-hours:{conversation_id}"
+            await self._engine.note_to_thread(conversation_id, note, source_id=key)
 
     async def _latest(self, ref: ExternalRef) -> Any:
         return await self._store.fetch_one(
             sa.select(CONVERSATION.c.id, CONVERSATION.c.status, CONVERSATION.c.csat_score)
             .add_columns(CONVERSATION.c.resolved_at, CONVERSATION.c.created_at, CONVERSATION.c.locale)
+            .add_columns(CONVERSATION.c.csat_at, CONVERSATION.c.csat_comment)
             .join(IDENTITY, IDENTITY.c.id == CONVERSATION.c.identity_id)
             .where(IDENTITY.c.channel == str(ref.channel), IDENTITY.c.external_id == ref.external_id)
             .order_by(CONVERSATION.c.id.desc())
@@ -365,35 +419,66 @@ class Desk:
 
         return await self._store.writer.run(job)
 
-    async def _rate(self, inbound: CustomerMessage, latest: Any, score: int) -> Receipt:
-        """Record the survey answer: the message joins the closed conversation, the customer is thanked."""
+    async def _stored(self, inbound: CustomerMessage) -> Receipt | None:
+        """A DUPLICATE receipt when this very message was stored before (a widget resend, a redelivery)."""
+        row = await self._store.fetch_one(
+            sa.select(MESSAGE.c.id, MESSAGE.c.conversation_id).where(
+                MESSAGE.c.source_channel == str(inbound.source.channel), MESSAGE.c.source_id == inbound.source_id
+            )
+        )
+        if row is None:
+            return None
+        return Receipt(status=ReceiptStatus.DUPLICATE, message_id=row.id, conversation_id=row.conversation_id)
+
+    async def _choice(self, press: CustomerChoice) -> Receipt:
+        """A pressed choice: a survey rating, or else what the customer said by pressing it (its label)."""
+        found = await choices.offered(self._store, press)
+        if found is None:
+            return Receipt(status=ReceiptStatus.IGNORED, reason="no such choice was offered to this customer")
+        said = CustomerMessage(
+            source=press.source, source_id=press.source_id, text=found.choice.label, profile=press.profile
+        )
+        rating = survey.chosen(press.choice)
+        if rating is None:
+            return await self.receive(said)
+        answered = await self._answer_survey(
+            said, found.conversation_id, found.locale, rating, prompt_id=press.message_id
+        )
+        reason = "the survey was answered already, or no longer applies"
+        return answered or Receipt(status=ReceiptStatus.DUPLICATE, conversation_id=found.conversation_id, reason=reason)
+
+    async def _answer_survey(
+        self,
+        inbound: CustomerMessage,
+        conversation_id: int,
+        locale: str,
+        answer: survey.Answer,
+        *,
+        prompt_id: int | None = None,
+    ) -> Receipt | None:
+        """Record a rating or its comment: the message joins the closed conversation (and its thread), the
+        customer hears back, the card shows it. None when the answer no longer applies (nothing is stored)."""
         now = self._clock()
 
         async def job(conn: AsyncConnection) -> int | None:
-            done = await conn.execute(
-                sa.update(CONVERSATION)
-                .where(CONVERSATION.c.id == latest.id, CONVERSATION.c.csat_score.is_(None))
-                .values(csat_score=score)
-            )
-            if not done.rowcount:
+            if not await survey.record(conn, conversation_id, answer, now=now, prompt_id=prompt_id):
                 return None
-            message = customer_message_row(inbound, latest.id, now)
+            message = customer_message_row(inbound, conversation_id, now)
             message_id = (await conn.execute(sa.insert(MESSAGE).values(**message).returning(MESSAGE.c.id))).scalar()
-            slack = ExternalRef(channel=ChannelKind.SLACK, external_id=str(latest.id))
+            slack = ExternalRef(channel=ChannelKind.SLACK, external_id=str(conversation_id))
             key = f"{inbound.source.channel}:{inbound.source_id}>slack"
-            delivery = delivery_row(conversation_id=latest.id, target=slack, key=key, now=now)
+            delivery = delivery_row(conversation_id=conversation_id, target=slack, key=key, now=now)
             await conn.execute(sa.insert(DELIVERY).values(message_id=message_id, **delivery))
-            thanks = self._catalogs.gettext(latest.locale, texts.FEEDBACK_THANKS)
-            key = f"csat:{latest.id}:{now.timestamp()}"
-            await tell_customer(conn, latest.id, inbound.source, thanks, key=key, now=now)
+            reply = survey.reply(self._catalogs, locale, answer)
+            await tell_customer(conn, conversation_id, inbound.source, reply, key=f"csat:{message_id}", now=now)
             return int(message_id)
 
         message_id = await self._store.writer.run(job)
-        if message_id is None:  # rated meanwhile (a redelivery): an ordinary message then
-            return await self._engine.receive(inbound)
-        state = await self.state(latest.id)
-        await self._notify(Change(state=state, note=f"The customer rated this conversation {score}/5."))
-        return Receipt(status=ReceiptStatus.STORED, message_id=message_id, conversation_id=latest.id)
+        if message_id is None:
+            return None
+        state = await self.state(conversation_id)
+        await self._notify(Change(state=state, note=survey.note(answer)))
+        return Receipt(status=ReceiptStatus.STORED, message_id=message_id, conversation_id=conversation_id)
 
     async def _raise_to_urgent(self, conversation_id: int, word: str) -> None:
         async def job(conn: AsyncConnection) -> bool:
@@ -455,7 +540,7 @@ class Desk:
     async def _act(
         self,
         thread_ts: str,
-        decide: Callable[[Any], tuple[str | None, dict[str, Any], str, list[str]]],
+        decide: Callable[[Any], tuple[str | None, dict[str, Any], str, Sequence[str | Prompt]]],
         *,
         forget: bool = False,
         mention: str | None = None,
@@ -531,9 +616,16 @@ def _customer(row: Any) -> ExternalRef:
 
 
 async def tell_customer(
-    conn: AsyncConnection, conversation_id: int, customer: ExternalRef, text: str, *, key: str, now: Any = None
+    conn: AsyncConnection,
+    conversation_id: int,
+    customer: ExternalRef,
+    text: str | Prompt,
+    *,
+    key: str,
+    now: Any = None,
 ) -> None:
-    """Store a system text for the customer and its delivery (the outbox sends it in order)."""
+    """Store a system text (a ``Prompt``: with its choices) for the customer and its delivery (the outbox sends
+    it in order)."""
     now = now or utcnow()
     message = message_row(
         conversation_id=conversation_id,
@@ -541,12 +633,14 @@ async def tell_customer(
         author_kind=AuthorKind.SYSTEM,
         author_ref=None,
         author_name=None,
-        text=text,
+        text=text.text if isinstance(text, Prompt) else text,
         attachments=[],
         source_channel=ChannelKind.SLACK,
         source_id=key,
         now=now,
     )
+    if isinstance(text, Prompt):
+        message["choices"] = choices.as_stored(text.choices)
     message_id = (await conn.execute(sa.insert(MESSAGE).values(**message).returning(MESSAGE.c.id))).scalar()
     delivery = delivery_row(conversation_id=conversation_id, target=customer, key=f"{key}>customer", now=now)
     await conn.execute(sa.insert(DELIVERY).values(message_id=message_id, **delivery))

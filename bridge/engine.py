@@ -16,6 +16,7 @@ from bridge.events import (
     AuthorKind,
     ChannelKind,
     CustomerBlocked,
+    CustomerChoice,
     CustomerEdit,
     CustomerHello,
     CustomerMessage,
@@ -109,6 +110,8 @@ class Engine:
                 return await self._customer_hello(inbound)
             case LocaleChoice():
                 return await self._locale_choice(inbound)
+            case CustomerChoice():  # what a choice means is the desk's call (``Desk.receive``)
+                return Receipt(status=ReceiptStatus.IGNORED, reason="a pressed choice goes to the desk")
             case _:
                 assert_never(inbound)
 

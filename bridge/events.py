@@ -51,6 +51,15 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Choice:
+    """A button offered with a message to the customer: ``id`` comes back when it is chosen, ``label`` is shown
+    (already in the customer's language). See ``bridge.choices``."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Profile:
     """What a channel knows about the customer; applied when a contact is created or updated."""
 
@@ -128,7 +137,22 @@ class LocaleChoice:
     locale: str
 
 
-Inbound = CustomerMessage | CustomerEdit | AgentReply | CustomerBlocked | CustomerHello | LocaleChoice
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustomerChoice:
+    """The customer pressed one of the ``choices`` of our message ``message_id`` (its id in the database).
+
+    ``source_id`` is one per customer and message, so a second press of the same question is a duplicate.
+    """
+
+    kind: Literal["customer_choice"] = "customer_choice"
+    source: ExternalRef
+    source_id: str
+    message_id: int
+    choice: str
+    profile: Profile = field(default_factory=Profile)
+
+
+Inbound = CustomerMessage | CustomerEdit | AgentReply | CustomerBlocked | CustomerHello | LocaleChoice | CustomerChoice
 
 
 class ReceiptStatus(StrEnum):
@@ -189,6 +213,7 @@ class OutboundText:
     author_name: str | None
     text: str
     attachments: tuple[Attachment, ...] = ()
+    choices: tuple[Choice, ...] = ()  # buttons under the message; the customer may press one
     created_at: datetime
 
 

@@ -29,7 +29,11 @@ from bridge.store import Store
 __all__ = ["CustomerTexts", "greeting_key", "offline_key"]
 
 # Widget error codes whose reason the customer reads, and the text each shows.
-_ERROR_TEXTS = {"rate_limited": texts.RATE_LIMITED, "too_long": texts.MESSAGE_TOO_LONG}
+_ERROR_TEXTS = {
+    "rate_limited": texts.RATE_LIMITED,
+    "too_long": texts.MESSAGE_TOO_LONG,
+    "no_conversation": texts.NO_TRANSCRIPT,
+}
 
 
 def greeting_key(conversation_id: int) -> str:

@@ -7,8 +7,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from bridge.choices import from_stored
 from bridge.engine import CONVERSATION, DELIVERY, IDENTITY, MESSAGE
-from bridge.events import AuthorKind, ExternalRef
+from bridge.events import AuthorKind, Choice, ExternalRef
 from bridge.model import DeliveryStatus, as_utc
 from bridge.store import Store
 
@@ -22,6 +23,7 @@ class HistoryItem:
     created_at: datetime
     delivered: bool
     source_id: str
+    choices: tuple[Choice, ...] = ()
 
 
 async def customer_history(
@@ -46,6 +48,7 @@ async def customer_history(
             MESSAGE.c.created_at,
             MESSAGE.c.direction,
             MESSAGE.c.source_id,
+            MESSAGE.c.choices,
             delivered.label("delivered"),
         )
         .join(CONVERSATION, CONVERSATION.c.id == MESSAGE.c.conversation_id)
@@ -69,6 +72,7 @@ async def customer_history(
             created_at=as_utc(row.created_at),
             delivered=bool(row.delivered),
             source_id=row.source_id,
+            choices=from_stored(row.choices),
         )
         for row in rows
     ]

@@ -545,15 +545,16 @@ class Catalogs:
             "languages": [{"code": code, "name": own_name(code)} for code in self.available],
         }
 
-    def format_datetime(self, locale: str, value: datetime, tz: str = "UTC") -> str:
+    def format_datetime(self, locale: str, value: datetime, tz: str = "UTC", width: str = "medium") -> str:
         """Format a moment in the customer's locale and time zone (naive datetimes are UTC); e.g. "3 Mar 2026,
-        09:00:00" in en. An unknown `tz` falls back to UTC."""
+        09:00:00" in en. `width` is Babel's: "short", "medium", "long" (adds the zone) or "full". An unknown `tz`
+        falls back to UTC."""
         try:
             zone = ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
             self._warn_once(("tz", tz), "unknown time zone %r, using UTC", tz)
             zone = ZoneInfo("UTC")
-        return babel_format_datetime(value, "medium", tzinfo=zone, locale=self._babel_locale(locale))
+        return babel_format_datetime(value, width, tzinfo=zone, locale=self._babel_locale(locale))
 
     def format_number(self, locale: str, value: float) -> str:
         """Format a number with the locale's separators, e.g. 1234.5 -> "1.234,5" in tr."""

@@ -91,6 +91,8 @@ class Conversation(SQLModel, table=True):
     first_response_at: datetime | None = _optional_time()
     resolved_at: datetime | None = _optional_time()
     csat_score: int | None = None
+    csat_at: datetime | None = _optional_time()  # when the customer rated: the comment window starts then
+    csat_comment: str | None = None  # what the customer added after rating (optional)
     customer_blocked: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
@@ -117,6 +119,8 @@ class Message(SQLModel, table=True):
     created_at: datetime = _now_column()
     edited_at: datetime | None = _optional_time()
     deleted_at: datetime | None = _optional_time()
+    # Buttons offered with an outgoing message (``bridge.choices``); NULL for nearly every message.
+    choices: list[dict[str, str]] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
 
 
 class Delivery(SQLModel, table=True):

@@ -12,6 +12,7 @@ from typing import Any, final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bridge.choices import from_stored
 from bridge.engine import CONTACT, CONVERSATION, DELIVERY, IDENTITY, MESSAGE
 from bridge.events import (
     Attachment,
@@ -234,6 +235,7 @@ class Outbox:
                 author_name=row.author_name,
                 text=row.text,
                 attachments=tuple(Attachment(**a) for a in row.attachments or ()),
+                choices=from_stored(row.choices),
                 created_at=as_utc(row.created_at),
             )
         return await channel.deliver(out)
@@ -333,6 +335,7 @@ def _lane_query(lane: Lane) -> sa.Select[Any]:
             MESSAGE.c.author_name,
             MESSAGE.c.text,
             MESSAGE.c.attachments,
+            MESSAGE.c.choices,
             MESSAGE.c.created_at,
             CONVERSATION.c.slack_thread_ts,
             CONVERSATION.c.locale,

@@ -169,15 +169,19 @@ def compute(period: Period, conversations: Iterable[ConversationFacts], messages
     channels = sorted({c.channel for c in facts.values()})
     agents = sorted({c.agent for c in facts.values() if c.agent})
     days = Counter(c.created_at.date() for c in cohort)
-    first_day, last_day = period.since.date(), (period.until - timedelta(microseconds=1)).date()
-    span = (first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1))
     return Report(
         period=period,
         total=figures(lambda _c: True),
         by_channel={channel: figures(lambda c, channel=channel: c.channel == channel) for channel in channels},
         by_agent={agent: figures(lambda c, agent=agent: c.agent == agent) for agent in agents},
-        daily=[(day, days[day]) for day in span],
+        daily=[(day, days[day]) for day in days_of(period)],
     )
+
+
+def days_of(period: Period) -> list[date]:
+    """The UTC days ``period`` touches, oldest first."""
+    first_day, last_day = period.since.date(), (period.until - timedelta(microseconds=1)).date()
+    return [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
 
 
 def _seconds(start: datetime, end: datetime | None) -> float:

@@ -15,11 +15,17 @@ __all__ = [
     "GREETING_NAMED",
     "LANGUAGE_CHOSEN",
     "MESSAGE_TOO_LONG",
+    "NO_TRANSCRIPT",
     "OFFLINE",
     "PEOPLE_AHEAD",
     "QUEUE_POSITION",
     "RATE_LIMITED",
+    "SURVEY_COMMENT",
     "SURVEY_QUESTION",
+    "TRANSCRIPT_ATTACHMENT",
+    "TRANSCRIPT_NUMBER",
+    "TRANSCRIPT_STARTED",
+    "TRANSCRIPT_TITLE",
     "WIDGET_CONTEXT",
     "WIDGET_STRINGS",
     "PluralText",
@@ -66,6 +72,9 @@ CONVERSATION_CLOSED = _("This conversation has been closed. Write again any time
 # TRANSLATORS: Customers answer by typing a digit, so keep the digits 1 and 5 as they are.
 SURVEY_QUESTION = _("How would you rate this conversation? Reply with a number from 1 (bad) to 5 (great).")
 FEEDBACK_THANKS = _("Thank you for your feedback!")
+# TRANSLATORS: Sent right after the customer rated the conversation. Whatever they write next is kept as an optional
+# comment on their rating.
+SURVEY_COMMENT = _("Thanks! Is there anything you would like to add? Just write it here.")
 # TRANSLATORS: {limit} is a file size already formatted, e.g. "20 MB".
 FILE_TOO_LARGE = _("This file is too large. The limit is {limit}.")
 RATE_LIMITED = _("You are sending messages too fast. Please wait a moment.")
@@ -76,6 +85,18 @@ MESSAGE_TOO_LONG = _("This message is too long. The limit is {limit} characters.
 CHOOSE_LANGUAGE = _("Choose your language:")
 # TRANSLATORS: Sent in the language just chosen. {language} is its name in itself, e.g. "Türkçe".
 LANGUAGE_CHOSEN = _("From now on we will write to you in {language}.")
+# TRANSLATORS: First line of a conversation transcript: a text file the customer downloads or receives.
+TRANSCRIPT_TITLE = _("Conversation transcript")
+# TRANSLATORS: In a transcript's header. {number} is the conversation's number, e.g. "Conversation #42".
+TRANSCRIPT_NUMBER = _("Conversation #{number}")
+# TRANSLATORS: In a transcript's header. {when} is a date and time already formatted for your language, with its
+# time zone, e.g. "March 3, 2026, 9:00:05 AM UTC".
+TRANSCRIPT_STARTED = _("Started {when}")
+# TRANSLATORS: A line of a transcript under a message that carried a file. {name} is the file's name.
+TRANSCRIPT_ATTACHMENT = _("Attachment: {name}")
+# TRANSLATORS: Answer to a transcript request (Telegram /transcript, the widget's download) from a customer who
+# has never written to us.
+NO_TRANSCRIPT = _("There is no conversation to send yet: write to us first.")
 
 # The chat widget's own interface, keyed by the stable names widget.js uses.
 WIDGET_STRINGS: dict[str, str] = {
@@ -109,4 +130,6 @@ WIDGET_STRINGS: dict[str, str] = {
     "agent": pgettext("widget", "Agent"),
     # TRANSLATORS: Author label of automatic messages.
     "team": pgettext("widget", "Support team"),
+    # TRANSLATORS: Button in the chat window's header that saves the conversation as a text file.
+    "transcript": pgettext("widget", "Download transcript"),
 }

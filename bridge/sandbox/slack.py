@@ -1304,6 +1304,34 @@ class SlackEmulator:
             self.block_actions_payload(message_ts, action_id, user=user, channel=channel, value=value)
         )
 
+    def view_block_actions_payload(self, view_id: str, action_id: str, *, user: str = "U0AGENT1") -> dict[str, Any]:
+        """The block_actions payload Slack sends when ``user`` clicks element ``action_id`` of a view (a Home tab
+        or a modal): the container is the view, the payload carries the view, no channel, message or response_url.
+        """
+        view = self.views[view_id]
+        found = _find_element(view.get("blocks") or [], action_id)
+        if found is None:
+            raise KeyError(f"no element {action_id!r} in view {view_id}")
+        block_id, element = found
+        user_info = self.users[user]
+        return {
+            "type": "block_actions",
+            "user": {"id": user, "username": user_info["name"], "name": user_info["name"], "team_id": self.team_id},
+            "api_app_id": API_APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "container": {"type": "view", "view_id": view_id},
+            "trigger_id": self._new_trigger(user, None),
+            "team": {"id": self.team_id, "domain": TEAM_DOMAIN},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": self._public(view),
+            "actions": [self._action(block_id, element, None)],
+        }
+
+    async def click_view_button(self, view_id: str, action_id: str, *, user: str = "U0AGENT1") -> tuple[int, str]:
+        """Click a button in a view (e.g. the Home tab): signed block_actions to the app."""
+        return await self.post_interaction(self.view_block_actions_payload(view_id, action_id, user=user))
+
     def view_submission_payload(
         self, view_id: str, values: dict[str, dict[str, str]], *, user: str = "U0AGENT1"
     ) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.attachments import AttachmentUnavailable, Fetchers
 from bridge.canned import CannedService
+from bridge.chart import DailyChart
 from bridge.config import SlackSettings
 from bridge.desk import Desk
 from bridge.events import (
@@ -29,6 +30,7 @@ from bridge.events import (
     ReceiptStatus,
 )
 from bridge.stats import Stats
+from bridge.transcript import Transcripts
 from channels.base import ChannelStartupError, InboundSink
 from channels.slack.canned import register as register_canned
 from channels.slack.desk import DeskCards
@@ -36,7 +38,10 @@ from channels.slack.desk import register as register_desk
 from channels.slack.errors import to_delivery_error
 from channels.slack.files import FILE_URL_SCHEME as SLACK_FILE_SCHEME
 from channels.slack.files import SlackFileFetcher
+from channels.slack.home import Home
+from channels.slack.home import register as register_home
 from channels.slack.stats import register as register_stats
+from channels.slack.transcripts import register as register_transcripts
 from channels.slack.translate import card_post, escape_mrkdwn, message_posts, to_agent_reply
 
 log = logging.getLogger("switchboard.slack")
@@ -76,6 +81,8 @@ class SlackChannel:
         canned: CannedService | None = None,
         stats: Stats | None = None,
         desk: Desk | None = None,
+        transcripts: Transcripts | None = None,
+        chart: DailyChart | None = None,
     ) -> None:
         self._settings = settings
         self._sink = sink
@@ -89,13 +96,32 @@ class SlackChannel:
             register_canned(
                 self.bolt, canned, client=self.client, support_channel=self.channel_id, agent_name=self._agent_name
             )
-        if stats is not None:  # /stats and App Home
-            register_stats(self.bolt, stats, client=self.client)
+        if stats is not None:  # /stats
+            register_stats(self.bolt, stats)
         self._cards: DeskCards | None = None  # the thread card's actions, /available and /away
         if desk is not None:
             self._cards = register_desk(
                 self.bolt, desk, client=self.client, support_channel=self.channel_id, agent_name=self._agent_name
             )
+            if transcripts is not None:  # the card's Export button
+                register_transcripts(
+                    self.bolt,
+                    transcripts,
+                    client=self.client,
+                    support_channel=self.channel_id,
+                    is_member=self._cards.is_member,
+                )
+            if stats is not None:  # App Home: the availability toggle, the figures and their chart
+                home = Home(
+                    stats,
+                    desk,
+                    client=self.client,
+                    chart=chart,
+                    support_channel=self.channel_id,
+                    is_member=self._cards.is_member,
+                    agent_name=self._agent_name,
+                )
+                register_home(self.bolt, home)
         self.bolt.event("message")(self._on_message)
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
@@ -152,6 +178,8 @@ class SlackChannel:
             log.debug("slack: %s -> %s", reply.source_id, receipt.status)
             if receipt.status is ReceiptStatus.IGNORED and event.get("parent_user_id") == self._bot_user_id:
                 raise ThreadNotReady(f"reply {reply.source_id} in thread {reply.thread_ref} is not placed yet")
+            if receipt.status is ReceiptStatus.STORED and not reply.is_note and self._cards is not None:
+                await self._cards.replied(reply.thread_ref)  # an answer clears the card's after-hours mark
 
     async def _agent_name(self, user: str) -> str | None:
         if user not in self._names:

@@ -17,10 +17,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bridge.desk import Actor, Change, Desk, NotAConversation, Stale
+from bridge.desk import Actor, CardState, Change, Desk, NotAConversation, Stale
 from bridge.events import ConversationCard
 from bridge.routing import PRIORITIES, Priority
 from channels.slack import card
+from channels.slack.permalinks import Permalinks
 from channels.slack.translate import card_post, escape_mrkdwn
 
 log = logging.getLogger("switchboard.slack.desk")
@@ -57,20 +58,26 @@ class DeskCards:
         # changes that arrive before the card exists wait in ``_pending`` until it is posted.
         self._posted: dict[int, str] = {}
         self._pending: dict[int, list[Change]] = {}
+        self._permalinks = Permalinks(client, support_channel)  # the card links to the contact's earlier threads
+        self._for_the_morning: dict[str, int] = {}  # thread ts -> conversation, for cards showing the mark
 
     # ------------------------------------------------------------------ the card
 
     async def post_card(self, opening: ConversationCard) -> str:
         """Post a new conversation's root card (the thread root) and return its ts."""
+        state: CardState | None = None
         try:
             state = await self._desk.state(opening.conversation_id)
         except NotAConversation:
             post = card_post(opening, channel=self._channel)
         else:
-            post = {"channel": self._channel, **card.card_message(state), "unfurl_links": False, "unfurl_media": False}
+            message = await self._card_message(state)
+            post = {"channel": self._channel, **message, "unfurl_links": False, "unfurl_media": False}
         response = await self._client.chat_postMessage(**post)
         ts = str(response["ts"])
         self._posted[opening.conversation_id] = ts
+        if state is not None:
+            self._shown(state, ts)
         for change in self._pending.pop(opening.conversation_id, []):
             await self.changed(change)
         return ts
@@ -96,7 +103,28 @@ class DeskCards:
         # Re-read under a per-conversation lock: concurrent changes must not leave an older state on the card.
         async with self._locks.setdefault(conversation_id, asyncio.Lock()):
             state = await self._desk.state(conversation_id)
-            await self._client.chat_update(channel=self._channel, ts=ts, **card.card_message(state))
+            await self._client.chat_update(channel=self._channel, ts=ts, **await self._card_message(state))
+            self._shown(state, ts)
+
+    async def _card_message(self, state: CardState) -> dict[str, Any]:
+        links = await self._permalinks.links(e.thread_ts for e in state.earlier if e.thread_ts)
+        return card.card_message(state, links)
+
+    def _shown(self, state: CardState, ts: str) -> None:
+        """Remember whether the card at ``ts`` now shows the after-hours mark (a reply must then clear it)."""
+        if state.for_the_morning is None:
+            self._for_the_morning.pop(ts, None)
+        else:
+            self._for_the_morning[ts] = state.conversation_id
+
+    async def replied(self, thread_ts: str) -> None:
+        """An agent answered in ``thread_ts``: a card marked for the morning loses its mark."""
+        conversation_id = self._for_the_morning.get(thread_ts)
+        if conversation_id is not None:
+            try:
+                await self._refresh(conversation_id, thread_ts)
+            except (SlackApiError, aiohttp.ClientError):
+                log.exception("slack: could not refresh the card of conversation %s", conversation_id)
 
     # ------------------------------------------------------------------ clicks
 
@@ -107,7 +135,7 @@ class DeskCards:
         ts = str(container.get("message_ts") or "")
         if container.get("channel_id") != self._channel or not user or not ts:
             return
-        if not await self._is_member(user):
+        if not await self.is_member(user):
             text = f"You are not a member of <#{self._channel}>: only its members can act on conversations."
             await self._tell(user, ts, text)
             return
@@ -139,7 +167,7 @@ class DeskCards:
             case card.ASSIGN:
                 target = action.get("selected_user")
                 if target:
-                    if not await self._is_member(str(target)):
+                    if not await self.is_member(str(target)):
                         raise Stale(
                             f"<@{target}> is not a member of <#{self._channel}>: assign someone who is.",
                             await self._desk.state_of_thread(ts),
@@ -147,7 +175,8 @@ class DeskCards:
                     name = await self._agent_name(str(target)) or str(target)
                     await self._desk.assign(ts, actor, Actor(user=str(target), name=name))
 
-    async def _is_member(self, user: str) -> bool:
+    async def is_member(self, user: str) -> bool:
+        """Whether ``user`` is a member of the support channel (only members may act on conversations)."""
         cursor: str | None = None
         while True:
             try:
@@ -197,7 +226,7 @@ class DeskCards:
 
     async def _command_actor(self, command: dict[str, Any], respond: AsyncRespond) -> Actor | None:
         user = str(command.get("user_id") or "")
-        if not await self._is_member(user):
+        if not await self.is_member(user):
             text = f"You are not a member of <#{self._channel}>: only its members can take conversations."
             await respond(text=text, response_type="ephemeral")
             return None

@@ -1,45 +1,36 @@
 """This module contains the Slack side of analytics: ``/stats [period]`` and the App Home figures.
 
 ``/stats`` answers ephemerally (only the agent who asked sees it) with a compact Block Kit summary;
-App Home shows the same figures for the last 30 days, with a bar chart of new conversations per day.
-Other App Home sections can be added to the same view with ``home_blocks``.
+``home_blocks`` gives App Home (``channels/slack/home.py``) the same figures with a chart of new conversations
+per day.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Sequence
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.stats import PERIODS, Figures, Report, Stats, UnknownPeriod, format_duration, format_share
 from channels.slack.translate import escape_mrkdwn
-
-log = logging.getLogger("switchboard.slack.stats")
 
 COMMAND = "/stats"
 USAGE = f"Usage: `/stats [{' | '.join(PERIODS)}]` (default `7d`), e.g. `/stats 30d`."
 PERIOD_TITLES = {"today": "today", "7d": "the last 7 days", "30d": "the last 30 days", "month": "this month"}
 CHANNEL_NAMES = {"web": "Website", "telegram": "Telegram", "slack": "Slack"}
-HOME_PERIOD = "30d"
 MAX_ROWS = 15  # agents or channels listed; the rest are summed up in one line
 BARS = " ▁▂▃▄▅▆▇█"
 
 
-def register(bolt: AsyncApp, stats: Stats, *, client: AsyncWebClient) -> None:
-    """Add ``/stats`` and the App Home listener to ``bolt``."""
-    handlers = _Handlers(stats, client)
-    bolt.command(COMMAND)(handlers.command)
-    bolt.event("app_home_opened")(handlers.home_opened)
+def register(bolt: AsyncApp, stats: Stats) -> None:
+    """Add ``/stats`` to ``bolt``."""
+    bolt.command(COMMAND)(_Handlers(stats).command)
 
 
 class _Handlers:
-    def __init__(self, stats: Stats, client: AsyncWebClient) -> None:
+    def __init__(self, stats: Stats) -> None:
         self._stats = stats
-        self._client = client
 
     async def command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         words = str(command.get("text") or "").split()
@@ -53,17 +44,6 @@ class _Handlers:
             return
         report = await self._stats.report(chosen)
         await ack(response_type="ephemeral", text=summary_text(report), blocks=summary_blocks(report))
-
-    async def home_opened(self, event: dict[str, Any]) -> None:
-        if event.get("tab", "home") != "home" or not event.get("user"):
-            return
-        report = await self._stats.report(HOME_PERIOD)
-        try:
-            await self._client.views_publish(
-                user_id=str(event["user"]), view={"type": "home", "blocks": home_blocks(report)}
-            )
-        except (SlackApiError, aiohttp.ClientError) as exc:  # Slack must not redeliver the event for this
-            log.warning("stats: cannot publish App Home for %s: %s", event.get("user"), exc)
 
 
 def _count(value: int) -> str:
@@ -157,7 +137,13 @@ def chart(report: Report) -> str:
     return f"*New conversations per day* (max {_count(top)})\n`{bars}`\n{first:%b %d} – {last:%b %d}"
 
 
-def home_blocks(report: Report) -> list[dict[str, Any]]:
-    """The App Home figures: the ``/stats`` summary of the period plus the daily chart."""
+def home_blocks(report: Report, chart_blocks: Sequence[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The App Home figures: the ``/stats`` summary of the period plus ``chart_blocks`` (default: the text chart)."""
     summary = summary_blocks(report)
-    return [*summary[:3], {"type": "section", "text": {"type": "mrkdwn", "text": chart(report)}}, *summary[3:]]
+    shown = list(chart_blocks) if chart_blocks is not None else [chart_section(report)]
+    return [*summary[:3], *shown, *summary[3:]]
+
+
+def chart_section(report: Report) -> dict[str, Any]:
+    """The text chart as a section block."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": chart(report)}}

@@ -120,8 +120,9 @@ def card_post(card: ConversationCard, *, channel: str) -> dict[str, Any]:
     }
 
 
-def page_link(url: str | None) -> str:
+def page_link(url: str | None, label: str | None = None) -> str:
+    """A mrkdwn link to ``url`` showing ``label`` (default: the URL's start); an em dash for no web URL."""
     if not url or not url.startswith(("http://", "https://")):
         return "—"
     safe = escape_mrkdwn(url).replace("|", "%7C")
-    return f"<{safe}|{escape_mrkdwn(url[:60])}>"
+    return f"<{safe}|{escape_mrkdwn(label or url[:60])}>"

@@ -30,6 +30,7 @@ from bridge.events import (
     Undeliverable,
 )
 from bridge.greeting import CustomerTexts
+from bridge.transcript import Transcripts
 from channels.base import ChannelStartupError, InboundSink
 from channels.telegram.commands import CustomerCommands
 from channels.telegram.errors import retry_after, to_delivery_error
@@ -114,6 +115,7 @@ class TelegramChannel:
         webhook_url: str | None = None,
         fetchers: Fetchers | None = None,
         customer_texts: CustomerTexts | None = None,
+        transcripts: Transcripts | None = None,
     ) -> None:
         self._settings = settings
         self._sink = sink
@@ -129,8 +131,10 @@ class TelegramChannel:
             .updater(None)
             .build()
         )
-        # /start, /language, language buttons and oversized files, in the customer's language
-        self._commands = CustomerCommands(self.bot, customer_texts, sink) if customer_texts is not None else None
+        # /start, /language, /transcript, language buttons and oversized files, in the customer's language
+        self._commands = (
+            CustomerCommands(self.bot, customer_texts, sink, transcripts) if customer_texts is not None else None
+        )
         self._seen = _SeenUpdates()
         self._pacer = _ChatPacer()
         self._poller: asyncio.Task[None] | None = None

@@ -5,6 +5,8 @@
 - ``/language`` is answered with an inline keyboard of the available languages (not stored: agents never see
   it); pressing one (``lang:<locale>``) stores a ``LocaleChoice``, answers the callback query and confirms in
   the chosen language. The choice beats Telegram's ``language_code`` from then on.
+- ``/transcript`` is answered with the customer's latest conversation as a document (``transcript-<n>.txt``)
+  in their language (not stored either), or with a one-line NO_TRANSCRIPT when they never wrote.
 - A file above the Bot API's 20 MB download limit gets the customer FILE_TOO_LARGE in their language (the
   agents already see a label for it in the thread).
 """
@@ -17,8 +19,10 @@ from typing import Any, final
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bridge import texts as system_texts
 from bridge.events import ChannelKind, CustomerHello, CustomerMessage, ExternalRef, Inbound, LocaleChoice
 from bridge.greeting import CustomerTexts
+from bridge.transcript import Transcripts
 from channels.base import InboundSink
 from channels.telegram.translate import MAX_DOWNLOAD
 
@@ -64,12 +68,16 @@ def language_query(update: Mapping[str, Any]) -> tuple[str, ExternalRef, str] | 
 
 @final
 class CustomerCommands:
-    """Handles ``/start``, ``/language``, language buttons and oversized files for ``TelegramChannel``."""
+    """Handles ``/start``, ``/language``, ``/transcript``, language buttons and oversized files for
+    ``TelegramChannel``."""
 
-    def __init__(self, bot: Any, texts: CustomerTexts, sink: InboundSink) -> None:
+    def __init__(
+        self, bot: Any, texts: CustomerTexts, sink: InboundSink, transcripts: Transcripts | None = None
+    ) -> None:
         self._bot = bot
         self._texts = texts
         self._sink = sink
+        self._transcripts = transcripts
 
     async def before(self, update: Mapping[str, Any], inbound: Inbound | None) -> tuple[Inbound | None, bool]:
         """What to store instead of ``inbound`` (None: nothing), and whether this update was handled here."""
@@ -79,6 +87,9 @@ class CustomerCommands:
                     return CustomerHello(source=inbound.source, profile=inbound.profile), True
                 case "language":
                     await self._offer_languages(inbound)
+                    return None, True
+                case "transcript" if self._transcripts is not None:
+                    await self._send_transcript(inbound, self._transcripts)
                     return None, True
         if (query := language_query(update)) is not None:
             await self._choose(*query)
@@ -105,6 +116,15 @@ class CustomerCommands:
             self._texts.language_prompt([locale]),
             reply_markup=language_keyboard(self._texts.languages()),
         )
+
+    async def _send_transcript(self, inbound: CustomerMessage, transcripts: Transcripts) -> None:
+        locale = await self._texts.locale_of(inbound.source, [inbound.profile.locale])
+        chat = inbound.source.external_id
+        found = await transcripts.for_customer(inbound.source, [locale])
+        if found is None:
+            await self._bot.send_message(chat, self._texts.catalogs.gettext(locale, system_texts.NO_TRANSCRIPT))
+            return
+        await self._bot.send_document(chat, found.text.encode(), filename=found.filename)
 
     async def _choose(self, query_id: str, customer: ExternalRef, wanted: str) -> None:
         if wanted not in self._texts.catalogs.available:

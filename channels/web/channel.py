@@ -28,20 +28,25 @@ from bridge.events import (
 )
 from bridge.history import HistoryItem, customer_history, identity_exists
 from bridge.store import Store
+from bridge.transcript import Transcripts
 from channels.base import InboundSink
+from channels.web.choices import choice_views, chosen_frame
 from channels.web.middleware import OriginCheck, SocketCap
 from channels.web.protocol import (
     MAX_FRAME_BYTES,
     MAX_TEXT_CHARS,
+    Choose,
     Hello,
     Ping,
     ProtocolError,
     Say,
+    TranscriptRequest,
     encode,
     error_frame,
     parse_frame,
 )
 from channels.web.sessions import new_token, visitor_id
+from channels.web.transcripts import transcript_frame
 
 log = logging.getLogger("switchboard.web")
 
@@ -73,6 +78,7 @@ class WebChannel:
         widget_bundle: WidgetBundle | None = None,
         demo_page: str | None = None,
         error_reason: ErrorReason | None = None,
+        transcripts: Transcripts | None = None,
     ) -> None:
         self._sink = sink
         self._store = store
@@ -82,6 +88,7 @@ class WebChannel:
         self._widget_bundle = widget_bundle
         self._demo_page = demo_page
         self._error_reason = error_reason
+        self._transcripts = transcripts  # the ``transcript`` frame: None answers unknown_type
         self._sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self._sessions: dict[web.WebSocketResponse, Session] = {}
 
@@ -209,16 +216,19 @@ class Session:
         self._acker: asyncio.Task[None] | None = None
         self._acked_upto = 0  # highest message id acknowledged on this socket (ids grow in commit order)
         self._ack_sent = asyncio.Event()
+        self._choosing: asyncio.Future[None] | None = None  # a pressed choice being stored
 
     @property
     def ws(self) -> web.WebSocketResponse:
         return self._ws
 
     async def acked(self, message_id: int) -> None:
-        """Return once no ack for a message up to ``message_id`` is still waiting on this socket."""
+        """Return once no ack for a message up to ``message_id`` (nor a ``chosen``) is still waiting on this socket."""
         while self._pending and self._acked_upto < message_id:
             self._ack_sent.clear()
             await self._ack_sent.wait()
+        if self._choosing is not None:
+            await asyncio.wait([self._choosing])
 
     async def run(self) -> None:
         try:
@@ -243,6 +253,10 @@ class Session:
                     await self._say(frame)
                 case Ping():
                     await self._ws.send_str('{"type":"pong"}')
+                case TranscriptRequest():
+                    await self._transcript(frame)
+                case Choose():
+                    await self._choose(frame)
         except ProtocolError as exc:
             await self._ws.send_str(error_frame(exc.code, self._channel._reason(self._profile, exc)))
 
@@ -278,6 +292,25 @@ class Session:
                 }
             )
         )
+
+    async def _transcript(self, request: TranscriptRequest) -> None:
+        if self._channel._transcripts is None:
+            raise ProtocolError("unknown_type", "this bridge does not send transcripts")
+        if self._visitor is None:
+            raise ProtocolError("not_authenticated", "send hello before asking for a transcript")
+        frame = await transcript_frame(self._channel._transcripts, _ref(self._visitor), self._profile, request)
+        await self._ws.send_str(frame)
+
+    async def _choose(self, press: Choose) -> None:
+        if self._visitor is None:
+            raise ProtocolError("not_authenticated", "send hello before choosing")
+        visitor, self._choosing = self._visitor, asyncio.get_running_loop().create_future()
+        try:
+            frame = await chosen_frame(self._channel._sink, _ref(visitor), self._profile, press)
+            await self._channel._push(visitor, frame)  # every tab of the visitor shows their answer
+        finally:
+            self._choosing.set_result(None)
+            self._choosing = None
 
     async def _say(self, say: Say) -> None:
         if self._visitor is None:
@@ -370,6 +403,7 @@ def _outbound_view(out: OutboundText) -> dict[str, Any]:
         "status": None,
         "client_id": None,
         "attachments": [{"name": a.name, "media_type": a.media_type, "size": a.size} for a in out.attachments],
+        **choice_views(out.choices),
     }
 
 
@@ -390,4 +424,5 @@ def _history_view(item: HistoryItem, visitor: str) -> dict[str, Any]:
         "created_at": item.created_at.isoformat(),
         "status": ("delivered" if item.delivered else "sent") if own else None,
         "client_id": item.source_id.removeprefix(prefix) if own and item.source_id.startswith(prefix) else None,
+        **choice_views(item.choices),
     }

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 import orjson
 
+from bridge.choices import is_press
+
 MAX_FRAME_BYTES = 64 * 1024
 MAX_TEXT_CHARS = 10_000
 _SHORT = 200
@@ -38,7 +40,25 @@ class Ping:
     kind: Literal["ping"] = "ping"
 
 
-Frame = Hello | Say | Ping
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TranscriptRequest:
+    """The visitor asks for a transcript: their latest conversation, or ``conversation`` if it is theirs."""
+
+    kind: Literal["transcript"] = "transcript"
+    conversation: int | None = None
+    time_zone: str | None = None  # IANA name for the lines' times (the browser's), else the bridge's default
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Choose:
+    """The visitor pressed the choice ``choice`` under our message ``message_id``."""
+
+    kind: Literal["choose"] = "choose"
+    message_id: int
+    choice: str
+
+
+Frame = Hello | Say | Ping | TranscriptRequest | Choose
 
 
 class ProtocolError(Exception):
@@ -69,7 +89,20 @@ def parse_frame(raw: str) -> Frame:
         return _hello(data)
     if kind == "ping":
         return Ping()
-    raise ProtocolError("unknown_type", f"unknown frame type {str(kind)[:40]!r}; expected hello, message or ping")
+    if kind == "transcript":
+        return _transcript(data)
+    if kind == "choose":
+        return _choose(data)
+    raise ProtocolError(
+        "unknown_type", f"unknown frame type {str(kind)[:40]!r}; expected hello, message, ping, transcript or choose"
+    )
+
+
+def _choose(data: dict[str, Any]) -> Choose:
+    message_id, choice = data.get("message_id"), data.get("choice")
+    if not isinstance(message_id, int) or not isinstance(choice, str) or not is_press(message_id, choice):
+        raise ProtocolError("bad_choice", "choose needs a message_id (a message number) and the choice's id")
+    return Choose(message_id=message_id, choice=choice)
 
 
 def _say(data: dict[str, Any]) -> Say:
@@ -81,6 +114,17 @@ def _say(data: dict[str, Any]) -> Say:
     if len(text) > MAX_TEXT_CHARS:
         raise ProtocolError("too_long", f"message text is limited to {MAX_TEXT_CHARS} characters")
     return Say(client_id=client_id, text=text)
+
+
+def _transcript(data: dict[str, Any]) -> TranscriptRequest:
+    conversation, time_zone = data.get("conversation"), data.get("time_zone")
+    if conversation is not None and (
+        isinstance(conversation, bool) or not isinstance(conversation, int) or not 1 <= conversation < 2**31
+    ):
+        raise ProtocolError("bad_frame", "transcript.conversation must be null or a conversation number")
+    if time_zone is not None and (not isinstance(time_zone, str) or not 1 <= len(time_zone) <= 64):
+        raise ProtocolError("bad_frame", "transcript.time_zone must be null or an IANA time zone name")
+    return TranscriptRequest(conversation=conversation, time_zone=time_zone)
 
 
 def _hello(data: dict[str, Any]) -> Hello:

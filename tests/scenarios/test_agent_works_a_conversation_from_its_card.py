@@ -64,7 +64,14 @@ async def test_claim_updates_the_card_in_place_and_notes_it(harness: Harness) ->
     async with conversation(harness) as widget:
         ts = card(harness)["ts"]
         assert card_fields(harness)["Assignee"] == "Unassigned"
-        assert action_ids(harness) == ["desk_claim", "desk_close", "desk_priority", "desk_tags", "desk_assign"]
+        assert action_ids(harness) == [
+            "desk_claim",
+            "desk_close",
+            "desk_export",
+            "desk_priority",
+            "desk_tags",
+            "desk_assign",
+        ]
 
         status, _ = await harness.slack.click_button(ts, "desk_claim", user=ALEX)
 

@@ -137,6 +137,7 @@ async def running_bridge(
     greeting: bool = False,
     hours: BusinessHours | None = None,
     clock: Callable[[], datetime] = utcnow,
+    public: bool = False,
 ) -> AsyncIterator[Harness]:
     """Migrate, start the bridge on a free port, allow its own origin, point the emulator at it.
 
@@ -144,7 +145,8 @@ async def running_bridge(
     tests see exactly the messages they send.
 
     With ``telegram`` the Telegram channel is on; its public URL is the bridge's own, so in webhook
-    mode the bridge registers ``/telegram/webhook`` with ``setWebhook`` as it starts.
+    mode the bridge registers ``/telegram/webhook`` with ``setWebhook`` as it starts. ``public`` sets
+    that public URL without Telegram (links the bridge gives out, e.g. App Home's chart).
     """
     await upgrade(database_url)
     settings = test_settings(database_url, str(slack_server.make_url("/api/")), tmp_path)
@@ -153,7 +155,7 @@ async def running_bridge(
     settings = replace(settings, hours=hours)
     if locales_dir is not None:
         settings = replace(settings, locales_dir=locales_dir)
-    if telegram is not None:
+    if telegram is not None or public:
         settings = replace(settings, public_url=f"http://127.0.0.1:{port}")
     server = TestServer(build_app(settings, demo_page=demo_page, clock=clock), host="127.0.0.1", port=port)
     await server.start_server()

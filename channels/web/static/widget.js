@@ -45,6 +45,7 @@
     you: "You",
     agent: "Agent",
     support_team: "Support team",
+    transcript: "Download transcript",
     // optional keys (the server may translate them; English fallbacks are only used for English UIs)
     greeting: "Hi there! Ask us anything, we usually reply within a few minutes.",
     failed: "Not sent",
@@ -126,6 +127,7 @@
     pingTimer: 0,
     pongTimer: 0,
     rateTimer: 0,
+    transcriptBusy: false, // a transcript frame was asked for and has not arrived yet
     session: sget(K_SESSION),
     byId: {}, // id -> message
     pending: loadOutbox(), // own messages without an id yet: {client_id,text,created_at,failed?}
@@ -181,6 +183,7 @@
     globe: { stroke: "M3.5 12h17M12 3.2c2.4 2.4 3.6 5.4 3.6 8.8s-1.2 6.4-3.6 8.8M12 3.2C9.6 5.6 8.4 8.6 8.4 12s1.2 6.4 3.6 8.8", circle: 8.8 },
     team: { stroke: "M16 20v-1.5a3.5 3.5 0 0 0-3.5-3.5h-5A3.5 3.5 0 0 0 4 18.5V20M10 11.5a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM20 20v-1.5a3.5 3.5 0 0 0-2.6-3.4M15.5 4.6a3.5 3.5 0 0 1 0 6.8" },
     down: { stroke: "M12 5v14M6 13l6 6 6-6" },
+    download: { stroke: "M12 4v11M7 10.5l5 5 5-5M5 20h14" },
   };
   function icon(name, cls) {
     var spec = ICONS[name];
@@ -243,11 +246,13 @@
     ui.langSelect = el("select", { class: "sb-lang-select", "aria-labelledby": "sb-lang-label" });
     ui.langCode = el("span", { class: "sb-lang-code", "aria-hidden": "true" });
     ui.lang = el("label", { class: "sb-lang", hidden: true }, [ui.langLabel, icon("globe", "sb-lang-globe"), ui.langCode, icon("chevron", "sb-lang-caret"), ui.langSelect]);
+    ui.saveBtn = el("button", { type: "button", class: "sb-save", hidden: true }, [icon("download")]);
     ui.closeBtn = el("button", { type: "button", class: "sb-close" }, [icon("close")]);
     var header = el("div", { class: "sb-header" }, [
       el("div", { class: "sb-team", "aria-hidden": "true" }, [icon("team")]),
       el("div", { class: "sb-head-text" }, [ui.title, ui.status]),
       ui.lang,
+      ui.saveBtn,
       ui.closeBtn,
     ]);
 
@@ -287,6 +292,7 @@
 
     ui.launcher.addEventListener("click", function () { if (S.open) close(); else open(); });
     ui.closeBtn.addEventListener("click", function () { close(); });
+    ui.saveBtn.addEventListener("click", function () { requestTranscript(true); });
     ui.root.addEventListener("keydown", function (e) {
       if (e.key === "Escape" && S.open && !e.defaultPrevented) { e.preventDefault(); close(); ui.launcher.focus(); }
     });
@@ -398,6 +404,8 @@
     ui.title.textContent = t("title");
     ui.langLabel.textContent = t("language");
     ui.lang.title = t("language");
+    ui.saveBtn.setAttribute("aria-label", t("transcript"));
+    ui.saveBtn.title = t("transcript");
     ui.closeBtn.setAttribute("aria-label", t("close"));
     ui.closeBtn.title = t("close");
     ui.input.placeholder = t("placeholder");
@@ -608,6 +616,7 @@
 
     if (stick || wasNear) scrollToBottom();
     else if (S.open && added) showJump();
+    ui.saveBtn.hidden = !maxId();
   }
   function sameGroup(a, b) {
     if (a.author === "system" || b.author === "system") return false;
@@ -663,6 +672,7 @@
     if (navigator.onLine === false) c = "offline";
     ui.root.setAttribute("data-conn", c);
     ui.statusText.textContent = t(c);
+    ui.saveBtn.disabled = !S.ready;
   }
 
   // ---------------------------------------------------------------- websocket
@@ -697,6 +707,7 @@
     S.ws = null;
     S.ready = false;
     S.inflight = [];
+    transcriptDone();
     clearInterval(S.pingTimer);
     clearTimeout(S.pongTimer);
     setConn(navigator.onLine === false ? "offline" : S.everConnected ? "reconnecting" : "connecting");
@@ -836,6 +847,9 @@
         }
         break;
       }
+      case "transcript":
+        saveTranscript(f);
+        break;
       case "error":
         handleError(f.code);
         break;
@@ -845,6 +859,8 @@
   }
 
   function handleError(code) {
+    if (code === "bad_time_zone") { transcriptDone(); requestTranscript(false); return; } // the server's zone then
+    if (code === "no_conversation" || code === "not_found") { transcriptDone(); return; }
     if (code === "bad_session") {
       // the token is unknown or expired: forget it and the conversation shown with it
       var had = !!S.session;
@@ -873,6 +889,36 @@
       saveOutbox();
       renderList(false);
     }
+  }
+
+  // ---------------------------------------------------------------- transcript download
+  // Asked over the socket (the session token never goes in a URL), saved from a Blob.
+  function browserZone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || null; } catch (e) { return null; }
+  }
+  function requestTranscript(withZone) {
+    if (!S.ready || S.transcriptBusy) return;
+    var frame = { type: "transcript" };
+    var zone = withZone ? browserZone() : null;
+    if (zone) frame.time_zone = zone;
+    if (!send(frame)) return;
+    S.transcriptBusy = true;
+    ui.saveBtn.setAttribute("aria-busy", "true");
+  }
+  function transcriptDone() {
+    S.transcriptBusy = false;
+    if (ui.saveBtn) ui.saveBtn.removeAttribute("aria-busy");
+  }
+  function saveTranscript(f) {
+    transcriptDone();
+    if (typeof f.text !== "string") return;
+    var name = typeof f.filename === "string" && /^[\w.-]{1,80}$/.test(f.filename) ? f.filename : "transcript.txt";
+    var url = URL.createObjectURL(new Blob([f.text], { type: "text/plain;charset=utf-8" }));
+    var a = el("a", { href: url, download: name, hidden: true });
+    ui.root.appendChild(a);
+    a.click();
+    ui.root.removeChild(a);
+    setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
   }
 
   function flushOutbox() {
