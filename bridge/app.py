@@ -14,6 +14,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from bridge.announce import Announcements
 from bridge.attachments import Fetchers
 from bridge.canned import CannedService
 from bridge.chart import DailyChart
@@ -83,6 +84,7 @@ def build_app(
         desk=desk,
         transcripts=transcripts,
         chart=chart,
+        announcements=Announcements(store=store, canned=canned),  # /announce: a catalog text to every open chat
     )
     web_module = importlib.import_module("channels.web")
     channels[ChannelKind.WEB] = web_module.WebChannel(

@@ -168,10 +168,12 @@ class CannedService:
         return CannedSent(canned=canned, note=note, receipt=receipt)
 
 
-def agent_note(key: str, canned: CannedText, *, asked: str, agent_name: str | None) -> str:
+def agent_note(
+    key: str, canned: CannedText, *, asked: str, agent_name: str | None, action: str = "sent the canned answer"
+) -> str:
     """The thread note: what the customer got, in which language, the English beside it, and any fallback."""
     who = agent_name or "An agent"
-    lines = [f"{who} sent the canned answer {key} in {language_name(canned.locale)}:", canned.text]
+    lines = [f"{who} {action} {key} in {language_name(canned.locale)}:", canned.text]
     if canned.text != canned.source_text:
         lines.append(f"English: {canned.source_text}")
     if canned.fell_back:

@@ -18,6 +18,7 @@ DEFAULT_TELEGRAM_FILE_URL = "https://api.telegram.org/file/bot"
 DEFAULT_URGENT_KEYWORDS = ("payment", "withdrawal", "hacked")
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _SLACK_CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}")
+_SLACK_USER_GROUP = re.compile(r"S[A-Z0-9]{2,}")
 _Getter = Callable[[str], str | None]
 
 KNOWN_KEYS = (
@@ -32,6 +33,7 @@ KNOWN_KEYS = (
     "SWITCHBOARD_URGENT_KEYWORDS",
     "SWITCHBOARD_HOURS",
     "SWITCHBOARD_HOLIDAYS",
+    "SWITCHBOARD_SLACK_AGENT_GROUP",
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
     "SLACK_APP_TOKEN",
@@ -60,6 +62,7 @@ class SlackSettings:
     support_channel: str
     api_url: str = DEFAULT_SLACK_API_URL
     app_token: str | None = None
+    agent_group: str | None = None  # a user group whose members may act like the support channel's
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -227,6 +230,10 @@ def _slack(get: _Getter, problems: list[str]) -> SlackSettings | None:
     app_token = get("SLACK_APP_TOKEN")
     if app_token is not None and not app_token.startswith("xapp-"):
         problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    agent_group = get("SWITCHBOARD_SLACK_AGENT_GROUP")
+    if agent_group is not None and not _SLACK_USER_GROUP.fullmatch(agent_group):
+        problem = f"a user group id like S0123ABCD (not its @handle), got '{agent_group}'"
+        problems.append(f"SWITCHBOARD_SLACK_AGENT_GROUP must be {problem}")
     if len(problems) > before:
         return None
     assert token and secret and channel
@@ -236,6 +243,7 @@ def _slack(get: _Getter, problems: list[str]) -> SlackSettings | None:
         support_channel=channel,
         api_url=get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
         app_token=app_token,
+        agent_group=agent_group,
     )
 
 

@@ -356,7 +356,8 @@ class Desk:
                 answer = None if inbound.attachments else survey.typed(latest, inbound.text, self._clock())
                 if answer is not None:
                     answered = await self._answer_survey(inbound, latest.id, latest.locale, answer)
-                    return answered or await self._engine.receive(inbound)  # answered meanwhile: a message then
+                    if answered is not None:  # None: answered meanwhile, or the window just closed
+                        return answered
                 reopened = self._clock() - as_utc(latest.resolved_at or latest.created_at) <= REOPEN_WITHIN
                 reopened = reopened and await self._reopen_for_customer(latest.id)
             new = latest is None or (latest.status == ConversationStatus.RESOLVED and not reopened)

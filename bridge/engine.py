@@ -134,7 +134,6 @@ class Engine:
         delivery = delivery_row(
             conversation_id=route.conversation_id,
             target=ExternalRef(channel=ChannelKind.SLACK, external_id=str(route.conversation_id)),
-            key=f"{inbound.source.channel}:{inbound.source_id}>slack",
             now=now,
         )
         message_id = await self._store.writer.submit_message(message, [delivery])
@@ -209,7 +208,6 @@ class Engine:
                 delivery_row(
                     conversation_id=target.conversation_id,
                     target=target.customer,
-                    key=f"{inbound.agent.channel}:{inbound.source_id}>{target.customer.channel}",
                     now=now,
                 )
             )
@@ -234,7 +232,7 @@ class Engine:
             now=now,
         )
         slack = ExternalRef(channel=ChannelKind.SLACK, external_id=str(conversation_id))
-        delivery = delivery_row(conversation_id=conversation_id, target=slack, key=f"note:{source_id}>slack", now=now)
+        delivery = delivery_row(conversation_id=conversation_id, target=slack, now=now)
         return _receipt(await self._store.writer.submit_message(message, [delivery]), conversation_id)
 
     async def _route(self, ref: ExternalRef, profile: Profile) -> Route:
@@ -341,15 +339,17 @@ def message_row(
 
 
 def delivery_row(
-    *, conversation_id: int, target: ExternalRef, key: str, now: Any, kind: str = "message"
+    *, conversation_id: int, target: ExternalRef, now: Any, key: str | None = None, kind: str = "message"
 ) -> dict[str, Any]:
-    """Every column of a Delivery row but ``message_id`` (the writer fills it in)."""
+    """Every column of a Delivery row but ``message_id``; without ``key``, the row is for ``submit_message``,
+    whose writer keys it by its message."""
+    keyed = {} if key is None else {"idempotency_key": key}
     return {
         "conversation_id": conversation_id,
         "kind": kind,
         "target_channel": str(target.channel),
         "target_ref": target.external_id,
-        "idempotency_key": key,
+        **keyed,
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": now,

@@ -246,6 +246,7 @@ class SlackEmulator:
         self.responses: list[dict[str, Any]] = []
         self.channels: dict[str, dict[str, Any]] = {support_channel: self._channel_info(support_channel, "support")}
         self.members: dict[str, set[str]] = {support_channel: {"U0AGENT1", "U0AGENT2", bot_user_id}}
+        self.usergroups: dict[str, set[str]] = {}  # user group id (S...) -> its members; tests define their own
         self.users: dict[str, dict[str, Any]] = {
             "U0AGENT1": self._user_info("U0AGENT1", "alex", "Alex Agent"),
             "U0AGENT2": self._user_info("U0AGENT2", "sam", "Sam Agent"),
@@ -273,6 +274,7 @@ class SlackEmulator:
             "conversations.info": self._conversations_info,
             "conversations.members": self._conversations_members,
             "users.info": self._users_info,
+            "usergroups.users.list": self._usergroups_users_list,
             "views.open": self._views_open,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
@@ -759,6 +761,12 @@ class SlackEmulator:
         if user is None:
             raise SlackEmulatorError("user_not_found")
         return {"user": copy.deepcopy(user)}
+
+    async def _usergroups_users_list(self, params: dict[str, Any], request: web.Request) -> dict[str, Any]:
+        members = self.usergroups.get(str(params.get("usergroup") or ""))
+        if members is None:
+            raise SlackEmulatorError("no_such_subteam")
+        return {"users": sorted(members)}
 
     async def _views_open(self, params: dict[str, Any], request: web.Request) -> dict[str, Any]:
         trigger = self._triggers.get(str(params.get("trigger_id") or params.get("interactivity_pointer") or ""))
@@ -1353,13 +1361,16 @@ class SlackEmulator:
 
     @staticmethod
     def _view_state(view: dict[str, Any], values: dict[str, dict[str, str]]) -> dict[str, Any]:
-        """Typed state values like Slack builds them from the view's input elements."""
+        """Typed state values like Slack builds them from the view's input elements (an input left alone keeps
+        its ``initial_option`` / ``initial_value``)."""
         state: dict[str, Any] = {}
         for block in view.get("blocks") or []:
             element = block.get("element") or {}
             if block.get("type") != "input" or "action_id" not in element:
                 continue
-            value = values.get(block.get("block_id", ""), {}).get(element["action_id"])
+            typed = values.get(block.get("block_id", ""), {})
+            initial = (element.get("initial_option") or {}).get("value") or element.get("initial_value")
+            value = typed[element["action_id"]] if element["action_id"] in typed else initial
             if element.get("type") == "static_select":
                 option = next((o for o in element.get("options", []) if o.get("value") == value), None)
                 entry: dict[str, Any] = {"type": "static_select", "selected_option": option}

@@ -659,6 +659,7 @@ class TelegramEmulator:
             "sendPhoto": self._send_photo,
             "sendDocument": self._send_document,
             "editMessageText": self._edit_message_text,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
             "getFile": self._get_file,
             "answerCallbackQuery": self._answer_callback_query,
             "sendChatAction": self._send_chat_action,
@@ -850,6 +851,28 @@ class TelegramEmulator:
             message["reply_markup"] = markup
         self._touch()
         self._record("editMessageText", chat.id, message, params)
+        return message
+
+    async def _edit_message_reply_markup(self, params: _Params) -> object:
+        """Replace (or, without ``reply_markup``, remove) a bot message's inline keyboard (protocol facts T5)."""
+        chat = self._sendable_chat(params, "editMessageReplyMarkup")
+        message = chat.messages.get(params.integer("message_id") or 0)
+        if message is None:
+            raise _bad_request("message to edit not found")
+        if not message["from"].get("is_bot"):
+            raise _bad_request("message can't be edited")
+        markup = _reply_markup(params)
+        if markup == message.get("reply_markup"):
+            raise _bad_request(
+                "message is not modified: specified new message content and reply markup are exactly "
+                "the same as a current content and reply markup of the message"
+            )
+        message["edit_date"] = int(time.time())
+        message.pop("reply_markup", None)
+        if markup:
+            message["reply_markup"] = markup
+        self._touch()
+        self._record("editMessageReplyMarkup", chat.id, message, params)
         return message
 
     async def _get_file(self, params: _Params) -> object:

@@ -20,6 +20,7 @@ CLAIM, CLOSE, REOPEN = "desk_claim", "desk_close", "desk_reopen"
 PRIORITY, TAG_SELECT, ASSIGN = "desk_priority", "desk_tags", "desk_assign"
 ACTIONS = (CLAIM, CLOSE, REOPEN, PRIORITY, TAG_SELECT, ASSIGN)
 ACTIONS_BLOCK = "desk_actions"
+COMMENT_ON_CARD = 300  # characters of the survey comment shown with the rating
 EXPORT = "desk_export"  # not in ACTIONS: channels/slack/transcripts.py answers it
 _PRIORITY_LABELS = {"urgent": "🔴 Urgent", "high": "🟠 High", "normal": "Normal", "low": "Low"}
 
@@ -45,7 +46,7 @@ def card_blocks(state: CardState, links: Mapping[str, str]) -> list[dict[str, An
         f"*Page*\n{page_link(state.page_url)}",
     ]
     if state.csat is not None:
-        fields.append(f"*Rating*\n{'★' * state.csat}{'☆' * (5 - state.csat)} {state.csat}/5")
+        fields.append(f"*Rating*\n{'★' * state.csat}{'☆' * (5 - state.csat)} {state.csat}/5{_comment(state)}")
     attributes = [
         f"*{escape_mrkdwn(str(k))[:40]}*\n{escape_mrkdwn(str(v))[:200]}" for k, v in state.attributes.items()
     ][:10]
@@ -85,12 +86,12 @@ def _earlier(conversation: EarlierConversation, links: Mapping[str, str]) -> str
 def _elements(state: CardState, *, resolved: bool) -> list[dict[str, Any]]:
     elements: list[dict[str, Any]] = []
     if resolved:
-        elements.append(_button(REOPEN, "Reopen"))
+        elements.append(button(REOPEN, "Reopen"))
     else:
         if state.assignee is None:
-            elements.append(_button(CLAIM, "Claim", style="primary"))
-        elements.append(_button(CLOSE, "Close"))
-    elements.append(_button(EXPORT, "Export"))
+            elements.append(button(CLAIM, "Claim", style="primary"))
+        elements.append(button(CLOSE, "Close"))
+    elements.append(button(EXPORT, "Export"))
     priorities = [_option(p, _PRIORITY_LABELS[p]) for p in PRIORITIES]
     chosen = next((o for o in priorities if o["value"] == state.priority), None)
     select: dict[str, Any] = {
@@ -119,16 +120,27 @@ def _elements(state: CardState, *, resolved: bool) -> list[dict[str, Any]]:
     return [*elements, select, tags, assign]
 
 
-def _button(action_id: str, label: str, *, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
+def _comment(state: CardState) -> str:
+    """The survey comment after the rating (a field holds 2,000 characters, escapes included: long ones are cut)."""
+    comment = state.csat_comment
+    if not comment:
+        return ""
+    if len(comment) > COMMENT_ON_CARD:
+        comment = comment[:COMMENT_ON_CARD] + "…"
+    return f" — “{escape_mrkdwn(comment)}”"
+
+
+def button(action_id: str, label: str, *, style: str | None = None) -> dict[str, Any]:
+    """A Block Kit button whose value is its action id (``style``: "primary" or "danger")."""
+    element: dict[str, Any] = {
         "type": "button",
         "action_id": action_id,
         "text": {"type": "plain_text", "text": label},
         "value": action_id,
     }
     if style:
-        button["style"] = style
-    return button
+        element["style"] = style
+    return element
 
 
 def _option(value: str, label: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bridge.announce import Announcements
 from bridge.attachments import AttachmentUnavailable, Fetchers
 from bridge.canned import CannedService
 from bridge.chart import DailyChart
@@ -32,6 +33,7 @@ from bridge.events import (
 from bridge.stats import Stats
 from bridge.transcript import Transcripts
 from channels.base import ChannelStartupError, InboundSink
+from channels.slack.announce import register as register_announce
 from channels.slack.canned import register as register_canned
 from channels.slack.desk import DeskCards
 from channels.slack.desk import register as register_desk
@@ -40,6 +42,7 @@ from channels.slack.files import FILE_URL_SCHEME as SLACK_FILE_SCHEME
 from channels.slack.files import SlackFileFetcher
 from channels.slack.home import Home
 from channels.slack.home import register as register_home
+from channels.slack.permissions import Permissions
 from channels.slack.stats import register as register_stats
 from channels.slack.transcripts import register as register_transcripts
 from channels.slack.translate import card_post, escape_mrkdwn, message_posts, to_agent_reply
@@ -83,6 +86,7 @@ class SlackChannel:
         desk: Desk | None = None,
         transcripts: Transcripts | None = None,
         chart: DailyChart | None = None,
+        announcements: Announcements | None = None,
     ) -> None:
         self._settings = settings
         self._sink = sink
@@ -92,6 +96,8 @@ class SlackChannel:
         self.bolt = AsyncApp(signing_secret=settings.signing_secret, client=self.client, process_before_response=True)
         self._names: dict[str, str] = {}
         self._bot_user_id: str | None = None
+        # Who may act on conversations: the support channel's members, or SWITCHBOARD_SLACK_AGENT_GROUP's.
+        permissions = Permissions(self.client, support_channel=self.channel_id, agent_group=settings.agent_group)
         if canned is not None:  # first: its `!canned` thread replies must not reach the plain reply listener
             register_canned(
                 self.bolt, canned, client=self.client, support_channel=self.channel_id, agent_name=self._agent_name
@@ -101,7 +107,12 @@ class SlackChannel:
         self._cards: DeskCards | None = None  # the thread card's actions, /available and /away
         if desk is not None:
             self._cards = register_desk(
-                self.bolt, desk, client=self.client, support_channel=self.channel_id, agent_name=self._agent_name
+                self.bolt,
+                desk,
+                client=self.client,
+                support_channel=self.channel_id,
+                agent_name=self._agent_name,
+                permissions=permissions,
             )
             if transcripts is not None:  # the card's Export button
                 register_transcripts(
@@ -109,7 +120,7 @@ class SlackChannel:
                     transcripts,
                     client=self.client,
                     support_channel=self.channel_id,
-                    is_member=self._cards.is_member,
+                    is_member=permissions.allowed,
                 )
             if stats is not None:  # App Home: the availability toggle, the figures and their chart
                 home = Home(
@@ -118,10 +129,14 @@ class SlackChannel:
                     client=self.client,
                     chart=chart,
                     support_channel=self.channel_id,
-                    is_member=self._cards.is_member,
+                    is_member=permissions.allowed,
                     agent_name=self._agent_name,
                 )
                 register_home(self.bolt, home)
+        if announcements is not None:  # /announce and its modal
+            register_announce(
+                self.bolt, announcements, client=self.client, permissions=permissions, agent_name=self._agent_name
+            )
         self.bolt.event("message")(self._on_message)
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:

@@ -1,8 +1,9 @@
 """This module contains the Slack side of the desk: the thread card's actions, ``/available`` and ``/away``.
 
-Every action is acknowledged at once, checked (only members of the support channel may act), applied by
-``bridge.desk.Desk``, and shown: the card is updated in place (``chat.update`` on the thread root) and a
-short note goes in the thread. A stale action gets an ephemeral explanation and a refreshed card.
+Every action is acknowledged at once, checked (``channels.slack.permissions``: members of the support channel
+or of the agent user group may act), applied by ``bridge.desk.Desk``, and shown: the card is updated in place
+(``chat.update`` on the thread root) and a short note goes in the thread. A stale action gets an ephemeral
+explanation and a refreshed card.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bridge.events import ConversationCard
 from bridge.routing import PRIORITIES, Priority
 from channels.slack import card
 from channels.slack.permalinks import Permalinks
+from channels.slack.permissions import Permissions
 from channels.slack.translate import card_post, escape_mrkdwn
 
 log = logging.getLogger("switchboard.slack.desk")
@@ -33,10 +35,18 @@ AWAY_USAGE = "Usage: `/away` (no arguments)."
 
 
 def register(
-    bolt: AsyncApp, desk: Desk, *, client: AsyncWebClient, support_channel: str, agent_name: AgentName
+    bolt: AsyncApp,
+    desk: Desk,
+    *,
+    client: AsyncWebClient,
+    support_channel: str,
+    agent_name: AgentName,
+    permissions: Permissions,
 ) -> DeskCards:
     """Add the card actions and availability commands to ``bolt``; returns what posts the root cards."""
-    cards = DeskCards(desk, client=client, support_channel=support_channel, agent_name=agent_name)
+    cards = DeskCards(
+        desk, client=client, support_channel=support_channel, agent_name=agent_name, permissions=permissions
+    )
     for action_id in card.ACTIONS:
         bolt.action(action_id)(cards.action)
     bolt.command(AVAILABLE)(cards.available)
@@ -48,11 +58,20 @@ def register(
 class DeskCards:
     """Posts and updates the conversations' cards and answers the agents' clicks on them."""
 
-    def __init__(self, desk: Desk, *, client: AsyncWebClient, support_channel: str, agent_name: AgentName) -> None:
+    def __init__(
+        self,
+        desk: Desk,
+        *,
+        client: AsyncWebClient,
+        support_channel: str,
+        agent_name: AgentName,
+        permissions: Permissions,
+    ) -> None:
         self._desk = desk
         self._client = client
         self._channel = support_channel
         self._agent_name = agent_name
+        self._is_member = permissions.allowed
         self._locks: dict[int, asyncio.Lock] = {}
         # A change may commit before the outbox stores the new thread's ts: ``_posted`` knows it earlier, and
         # changes that arrive before the card exists wait in ``_pending`` until it is posted.
@@ -135,7 +154,7 @@ class DeskCards:
         ts = str(container.get("message_ts") or "")
         if container.get("channel_id") != self._channel or not user or not ts:
             return
-        if not await self.is_member(user):
+        if not await self._is_member(user):
             text = f"You are not a member of <#{self._channel}>: only its members can act on conversations."
             await self._tell(user, ts, text)
             return
@@ -167,28 +186,13 @@ class DeskCards:
             case card.ASSIGN:
                 target = action.get("selected_user")
                 if target:
-                    if not await self.is_member(str(target)):
+                    if not await self._is_member(str(target)):
                         raise Stale(
                             f"<@{target}> is not a member of <#{self._channel}>: assign someone who is.",
                             await self._desk.state_of_thread(ts),
                         )
                     name = await self._agent_name(str(target)) or str(target)
                     await self._desk.assign(ts, actor, Actor(user=str(target), name=name))
-
-    async def is_member(self, user: str) -> bool:
-        """Whether ``user`` is a member of the support channel (only members may act on conversations)."""
-        cursor: str | None = None
-        while True:
-            try:
-                page = await self._client.conversations_members(channel=self._channel, cursor=cursor, limit=200)
-            except (SlackApiError, aiohttp.ClientError):
-                log.exception("slack: conversations.members failed; refusing the action")
-                return False
-            if user in (page.get("members") or ()):
-                return True
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if cursor is None:
-                return False
 
     async def _tell(self, user: str, thread_ts: str, text: str) -> None:
         try:
@@ -226,7 +230,7 @@ class DeskCards:
 
     async def _command_actor(self, command: dict[str, Any], respond: AsyncRespond) -> Actor | None:
         user = str(command.get("user_id") or "")
-        if not await self.is_member(user):
+        if not await self._is_member(user):
             text = f"You are not a member of <#{self._channel}>: only its members can take conversations."
             await respond(text=text, response_type="ephemeral")
             return None

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bridge.chart import DailyChart
 from bridge.desk import Actor, Desk
 from bridge.stats import Report, Stats
+from channels.slack.card import button
 from channels.slack.stats import chart_section, home_blocks
 
 log = logging.getLogger("switchboard.slack.home")
@@ -107,7 +108,7 @@ def availability_blocks(availability: tuple[bool, int] | None, *, notice: str | 
     ]
     if notice:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f":warning: {notice}"}]})
-    buttons = [_button(AVAILABLE, "I'm available", primary=not available), _button(AWAY, "Go away")]
+    buttons = [button(AVAILABLE, "I'm available", style=None if available else "primary"), button(AWAY, "Go away")]
     blocks += [{"type": "actions", "block_id": AVAILABILITY_BLOCK, "elements": buttons}, {"type": "divider"}]
     return blocks
 
@@ -125,15 +126,3 @@ def chart_blocks(report: Report, url: str | None) -> list[dict[str, Any]]:
             "title": {"type": "plain_text", "text": "New conversations per day (blue) and resolved (green)"},
         }
     ]
-
-
-def _button(action_id: str, label: str, *, primary: bool = False) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": action_id,
-        "text": {"type": "plain_text", "text": label},
-        "value": action_id,
-    }
-    if primary:
-        button["style"] = "primary"
-    return button

@@ -32,6 +32,7 @@ from bridge.events import (
 from bridge.greeting import CustomerTexts
 from bridge.transcript import Transcripts
 from channels.base import ChannelStartupError, InboundSink
+from channels.telegram.choices import ChoiceButtons, choice_keyboard
 from channels.telegram.commands import CustomerCommands
 from channels.telegram.errors import retry_after, to_delivery_error
 from channels.telegram.media import MediaSender
@@ -135,6 +136,7 @@ class TelegramChannel:
         self._commands = (
             CustomerCommands(self.bot, customer_texts, sink, transcripts) if customer_texts is not None else None
         )
+        self._choices = ChoiceButtons(self.application, sink)  # buttons under our messages (the survey's 1-5)
         self._seen = _SeenUpdates()
         self._pacer = _ChatPacer()
         self._poller: asyncio.Task[None] | None = None
@@ -226,8 +228,8 @@ class TelegramChannel:
             log.debug("telegram: update %s already handled", update_id)
             return
         inbound = to_inbound(update)
-        handled = False
-        if self._commands is not None:
+        handled = await self._choices.handle(update)
+        if self._commands is not None and not handled:
             inbound, handled = await self._commands.before(update, inbound)
         if inbound is not None:
             receipt = await self._sink(inbound)
@@ -298,9 +300,11 @@ class TelegramChannel:
         if not texts:
             raise Undeliverable("empty message")
         first: int | None = None
-        for text in texts:
+        keyboard = choice_keyboard(out.message_id, out.choices)  # under the last part, where the question ends
+        for index, text in enumerate(texts, 1):
             await self._pacer.wait(out.target.external_id)
-            message = await self.bot.send_message(out.target.external_id, text, parse_mode="HTML")
+            markup = keyboard if index == len(texts) else None
+            message = await self.bot.send_message(out.target.external_id, text, parse_mode="HTML", reply_markup=markup)
             first = first or message.message_id
         return Delivered(remote_id=str(first))
 

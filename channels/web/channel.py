@@ -304,13 +304,14 @@ class Session:
     async def _choose(self, press: Choose) -> None:
         if self._visitor is None:
             raise ProtocolError("not_authenticated", "send hello before choosing")
-        visitor, self._choosing = self._visitor, asyncio.get_running_loop().create_future()
+        visitor, choosing = self._visitor, asyncio.get_running_loop().create_future()
+        self._choosing = choosing  # "delivered" of the stored answer must not overtake its "chosen" (``acked``)
         try:
             frame = await chosen_frame(self._channel._sink, _ref(visitor), self._profile, press)
             await self._channel._push(visitor, frame)  # every tab of the visitor shows their answer
         finally:
-            self._choosing.set_result(None)
             self._choosing = None
+            choosing.set_result(None)
 
     async def _say(self, say: Say) -> None:
         if self._visitor is None:

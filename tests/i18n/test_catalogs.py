@@ -21,6 +21,7 @@ SYSTEM_TEXTS = {
     "CONVERSATION_CLOSED": {},
     "SURVEY_QUESTION": {},
     "FEEDBACK_THANKS": {},
+    "SURVEY_COMMENT": {},
     "FILE_TOO_LARGE": {"limit": "20 MB"},
     "RATE_LIMITED": {},
     "DELIVERY_FAILED": {},

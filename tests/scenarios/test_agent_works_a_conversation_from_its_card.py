@@ -156,12 +156,17 @@ async def test_close_survey_rating_on_card_then_customer_reopens(harness: Harnes
         assert action_ids(harness)[0] == "desk_reopen"
 
         await widget.say("5", "c2")
-        await customer_gets(widget, "Thank you for your feedback!")
+        await customer_gets(widget, "Thanks! Is there anything you would like to add? Just write it here.")
         await until_note(harness, "The customer rated this conversation 5/5.")
         assert card_fields(harness)["Rating"] == "★★★★★ 5/5"
         assert card_fields(harness)["Status"] == "✅ Resolved"
 
-        await widget.say("One more question, please", "c3")
+        await widget.say("All good", "c3")  # the next message is the rating's optional comment
+        await customer_gets(widget, "Thank you for your feedback!")
+        await until_note(harness, "The customer added a comment to their rating")
+        assert card_fields(harness)["Rating"] == "★★★★★ 5/5 — “All good”"
+
+        await widget.say("One more question, please", "c4")
         await until_note(harness, "The customer wrote again: conversation reopened.")
         assert card_fields(harness)["Status"] == "🟢 Open"
         await until_note(harness, "One more question, please")

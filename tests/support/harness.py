@@ -138,6 +138,7 @@ async def running_bridge(
     hours: BusinessHours | None = None,
     clock: Callable[[], datetime] = utcnow,
     public: bool = False,
+    agent_group: str | None = None,
 ) -> AsyncIterator[Harness]:
     """Migrate, start the bridge on a free port, allow its own origin, point the emulator at it.
 
@@ -146,13 +147,14 @@ async def running_bridge(
 
     With ``telegram`` the Telegram channel is on; its public URL is the bridge's own, so in webhook
     mode the bridge registers ``/telegram/webhook`` with ``setWebhook`` as it starts. ``public`` sets
-    that public URL without Telegram (links the bridge gives out, e.g. App Home's chart).
+    that public URL without Telegram (links the bridge gives out, e.g. App Home's chart). ``agent_group`` is
+    ``SWITCHBOARD_SLACK_AGENT_GROUP`` (define its members in ``slack.usergroups``).
     """
     await upgrade(database_url)
     settings = test_settings(database_url, str(slack_server.make_url("/api/")), tmp_path)
     port = _free_port()
     settings = replace(settings, allowed_origins=(f"http://127.0.0.1:{port}",), telegram=telegram, greeting=greeting)
-    settings = replace(settings, hours=hours)
+    settings = replace(settings, hours=hours, slack=replace(settings.slack, agent_group=agent_group))
     if locales_dir is not None:
         settings = replace(settings, locales_dir=locales_dir)
     if telegram is not None or public:

@@ -128,6 +128,7 @@
     pongTimer: 0,
     rateTimer: 0,
     transcriptBusy: false, // a transcript frame was asked for and has not arrived yet
+    choosing: null, // a pressed choice waiting for "chosen" or an error: {id, choice, refocus}
     session: sget(K_SESSION),
     byId: {}, // id -> message
     pending: loadOutbox(), // own messages without an id yet: {client_id,text,created_at,failed?}
@@ -519,8 +520,10 @@
     var body = el("span", { class: "sb-text" });
     fillText(body, m.text);
     bubble.appendChild(body);
+    if (m.choices) row._choices = buildChoices(m);
     if (kind === "system") {
       row.appendChild(bubble);
+      if (row._choices) { row.classList.add("sb-has-choices"); row.appendChild(row._choices); }
       return row;
     }
     var content = el("div", { class: "sb-body" });
@@ -530,13 +533,14 @@
       content.appendChild(el("div", { class: "sb-author", "aria-hidden": "true", text: name }));
     }
     content.appendChild(bubble);
+    if (row._choices) content.appendChild(row._choices);
     row._meta = el("div", { class: "sb-meta", "aria-live": "off" });
     content.appendChild(row._meta);
     row.appendChild(content);
     return row;
   }
 
-  function updateRow(row, m, first, last, isLastOwn) {
+  function updateRow(row, m, first, last, isLastOwn, isNewest) {
     var own = m.author === "customer";
     var state = own ? stateOf(m) : "";
     if (m.id !== null) row.setAttribute("data-id", String(m.id)); else row.removeAttribute("data-id");
@@ -544,6 +548,7 @@
     if (own) row.setAttribute("data-state", state);
     row.classList.toggle("sb-first", first);
     row.classList.toggle("sb-last", last);
+    if (row._choices) updateChoices(row._choices, m, isNewest);
     if (!row._meta) return;
     var showMeta = last || state === "sending" || state === "failed";
     var showLabel = own && (isLastOwn || state === "sending" || state === "failed");
@@ -603,7 +608,7 @@
       var prev = msgs[i - 1], next = msgs[i + 1];
       var first = !prev || !sameGroup(prev, m);
       var last = !next || !sameGroup(m, next);
-      updateRow(row, m, first, last, i === lastOwnIdx);
+      updateRow(row, m, first, last, i === lastOwnIdx, i === msgs.length - 1);
       nodes.push(row);
     });
     // reconcile with minimal DOM moves (moves would make screen readers re-announce)
@@ -708,6 +713,7 @@
     S.ready = false;
     S.inflight = [];
     transcriptDone();
+    S.choosing = null; // a press without an answer: the history after reconnecting tells whether it counted
     clearInterval(S.pingTimer);
     clearTimeout(S.pongTimer);
     setConn(navigator.onLine === false ? "offline" : S.everConnected ? "reconnecting" : "connecting");
@@ -782,6 +788,7 @@
         created_at: m.created_at || new Date().toISOString(),
         status: m.status === "delivered" ? "delivered" : "sent",
         client_id: typeof m.client_id === "string" && m.author === "customer" ? m.client_id : null,
+        choices: validChoices(m.choices),
       };
       created = true;
       if (animate) S.fresh[rowKey(S.byId[m.id])] = 1;
@@ -850,6 +857,9 @@
       case "transcript":
         saveTranscript(f);
         break;
+      case "chosen":
+        chosen(f);
+        break;
       case "error":
         handleError(f.code);
         break;
@@ -859,6 +869,7 @@
   }
 
   function handleError(code) {
+    if (code === "bad_choice" || code === "stale_choice") { choiceSettled(); renderList(false); return; }
     if (code === "bad_time_zone") { transcriptDone(); requestTranscript(false); return; } // the server's zone then
     if (code === "no_conversation" || code === "not_found") { transcriptDone(); return; }
     if (code === "bad_session") {
@@ -889,6 +900,63 @@
       saveOutbox();
       renderList(false);
     }
+  }
+
+  // ---------------------------------------------------------------- choices (buttons under a message)
+  // Quick-reply style: only the newest message shows its buttons, until one is pressed; the press becomes the
+  // visitor's own message ("chosen"). Refused or stale presses just settle the question.
+  function validChoices(list) {
+    if (!Array.isArray(list)) return null;
+    var ok = list.filter(function (c) {
+      return c && typeof c.id === "string" && typeof c.label === "string" && c.label;
+    }).slice(0, 10);
+    return ok.length ? ok : null;
+  }
+  function buildChoices(m) {
+    var group = el("div", { class: "sb-choices", role: "group", "aria-label": m.text.slice(0, 200) });
+    m.choices.forEach(function (c) {
+      var button = el("button", { type: "button", class: "sb-choice", "data-choice": c.id, text: c.label });
+      button.addEventListener("click", function () { choose(m, c); });
+      group.appendChild(button);
+    });
+    return group;
+  }
+  function updateChoices(group, m, isNewest) {
+    group.hidden = !isNewest || !!m.answered;
+    var busy = S.choosing && S.choosing.id === m.id;
+    Array.prototype.forEach.call(group.children, function (button) {
+      button.disabled = !!S.choosing || !S.ready;
+      button.classList.toggle("sb-picked", !!busy && S.choosing.choice === button.getAttribute("data-choice"));
+    });
+  }
+  function choose(m, c) {
+    if (S.choosing || m.answered || !S.ready) return;
+    if (!send({ type: "choose", message_id: m.id, choice: c.id })) return;
+    var active = shadow.activeElement;
+    S.choosing = { id: m.id, choice: c.id, refocus: !!(active && active.classList.contains("sb-choice")) };
+    renderList(true);
+  }
+  function choiceSettled() {
+    var pressed = S.choosing;
+    S.choosing = null;
+    if (!pressed) return;
+    if (S.byId[pressed.id]) S.byId[pressed.id].answered = true;
+    if (pressed.refocus) ui.input.focus({ preventScroll: true }); // the buttons are gone: back to writing
+  }
+  function chosen(f) {
+    var asked = isInt(f.message_id) ? S.byId[f.message_id] : null;
+    if (asked) asked.answered = true;
+    var picked = asked && asked.choices && asked.choices.filter(function (c) { return c.id === f.choice; })[0];
+    if (picked && isInt(f.id) && !S.byId[f.id]) {
+      S.byId[f.id] = {
+        id: f.id, author: "customer", author_name: null, text: picked.label,
+        created_at: new Date().toISOString(), status: "sent", client_id: null,
+      };
+      S.fresh["m:" + f.id] = 1;
+    }
+    if (S.choosing && S.choosing.id === f.message_id) choiceSettled();
+    renderList(true);
+    markRead();
   }
 
   // ---------------------------------------------------------------- transcript download
