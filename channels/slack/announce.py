@@ -119,21 +119,21 @@ def audience_text(audience: Audience) -> str:
         return "*There are no open conversations* right now: sending would reach nobody."
     counts = sorted(audience.by_locale.items(), key=lambda item: (-item[1], item[0]))
     languages = ", ".join(f"{count} {language_name(locale)}" for locale, count in counts)
-    return f"*Goes to {_conversations(audience.total)}*, each customer in their own language: {languages}."
+    return f"*Goes to {_count(audience.total, 'open conversation')}*, each customer in their own language: {languages}."
 
 
 def summary(announced: Announced) -> str:
     """The agent's answer after sending, e.g. "Sent to 3 conversations: 2 Turkish, 1 English. ..."."""
-    already = f" {_conversations(announced.already)} already had it from this form." if announced.already else ""
+    already = f" {_count(announced.already)} already had it from this form." if announced.already else ""
     if not announced.sent:
         return ("Nothing new was sent." + already) if already else "There are no open conversations: nothing was sent."
     counts = sorted(announced.by_locale.items(), key=lambda item: (-item[1], item[0]))
     languages = ", ".join(f"{count} {language_name(locale)}" for locale, count in counts)
-    return f"Sent to {_conversations(announced.sent)} ({languages}); each thread has a note.{already}"
+    return f"Sent to {_count(announced.sent)} ({languages}); each thread has a note.{already}"
 
 
-def _conversations(count: int) -> str:
-    return f"{count} conversation" if count == 1 else f"{count} conversations"
+def _count(count: int, noun: str = "conversation") -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def problem(exc: UnknownCannedKey | NotAnnounceable | MissingParams) -> tuple[str, str]:

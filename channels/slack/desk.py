@@ -8,7 +8,6 @@ explanation and a refreshed card.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.desk import Actor, CardState, Change, Desk, NotAConversation, Stale
 from bridge.events import ConversationCard
+from bridge.keyed_locks import KeyedLocks
 from bridge.routing import PRIORITIES, Priority
 from channels.slack import card
 from channels.slack.permalinks import Permalinks
@@ -72,7 +72,7 @@ class DeskCards:
         self._channel = support_channel
         self._agent_name = agent_name
         self._is_member = permissions.allowed
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks = KeyedLocks()
         # A change may commit before the outbox stores the new thread's ts: ``_posted`` knows it earlier, and
         # changes that arrive before the card exists wait in ``_pending`` until it is posted.
         self._posted: dict[int, str] = {}
@@ -120,7 +120,7 @@ class DeskCards:
 
     async def _refresh(self, conversation_id: int, ts: str) -> None:
         # Re-read under a per-conversation lock: concurrent changes must not leave an older state on the card.
-        async with self._locks.setdefault(conversation_id, asyncio.Lock()):
+        async with self._locks.hold(conversation_id):
             state = await self._desk.state(conversation_id)
             await self._client.chat_update(channel=self._channel, ts=ts, **await self._card_message(state))
             self._shown(state, ts)

@@ -1,0 +1,126 @@
+"""The group-commit writer: order, dedupe, delivery keys, jobs between messages, a failing batch."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridge.engine import DELIVERY, MESSAGE, Engine, delivery_row, message_row
+from bridge.events import AuthorKind, ChannelKind, CustomerMessage, ExternalRef, Profile, ReceiptStatus
+from bridge.model import utcnow
+from bridge.schema import upgrade
+from bridge.store import Store
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    await upgrade(db_url)
+    async with Store(db_url) as store:
+        yield store
+
+
+def _customer_message(visitor: str, n: int) -> CustomerMessage:
+    return CustomerMessage(
+        source=ExternalRef(channel=ChannelKind.WEB, external_id=visitor),
+        source_id=f"{visitor}:{n}",
+        text=f"message {n}",
+        profile=Profile(display_name=visitor),
+    )
+
+
+async def _open_conversation(store: Store, visitor: str) -> int:
+    receipt = await Engine(store, negotiate=lambda _preferences: "en").receive(_customer_message(visitor, 0))
+    assert receipt.conversation_id is not None
+    return receipt.conversation_id
+
+
+def _row(conversation_id: int, source_id: str, **overrides: Any) -> dict[str, Any]:
+    row = message_row(
+        conversation_id=conversation_id,
+        direction="in",
+        author_kind=AuthorKind.CUSTOMER,
+        author_ref="v",
+        author_name=None,
+        text=f"text of {source_id}",
+        attachments=[],
+        source_channel=ChannelKind.WEB,
+        source_id=source_id,
+        now=utcnow(),
+    )
+    return {**row, **overrides}
+
+
+def _to_slack(conversation_id: int) -> dict[str, Any]:
+    slack = ExternalRef(channel=ChannelKind.SLACK, external_id=str(conversation_id))
+    return delivery_row(conversation_id=conversation_id, target=slack, now=utcnow())
+
+
+async def test_a_burst_is_stored_once_in_submission_order_with_keyed_deliveries(store: Store) -> None:
+    engine = Engine(store, negotiate=lambda _preferences: "en")
+    visitors = [f"visitor-{v}" for v in range(5)]
+    for visitor in visitors:  # open the conversations first: the burst then takes the hot path only
+        await engine.receive(_customer_message(visitor, 0))
+    burst = [_customer_message(visitor, n) for n in range(1, 101) for visitor in visitors]
+    redelivered = [_customer_message(visitor, n) for n in range(1, 101, 10) for visitor in visitors]
+    receipts = await asyncio.gather(*(engine.receive(m) for m in [*burst, *redelivered]))
+
+    statuses = [r.status for r in receipts]
+    assert statuses[: len(burst)] == [ReceiptStatus.STORED] * len(burst)
+    assert statuses[len(burst) :] == [ReceiptStatus.DUPLICATE] * len(redelivered)
+    rows = await store.fetch_all(sa.select(MESSAGE.c.id, MESSAGE.c.source_id).order_by(MESSAGE.c.id))
+    assert [source_id for _id, source_id in rows] == [m.source_id for m in [*map(_first, visitors), *burst]]
+    deliveries = await store.fetch_all(sa.select(DELIVERY.c.message_id, DELIVERY.c.idempotency_key))
+    keys = {message_id: key for message_id, key in deliveries}
+    assert len(deliveries) == len(rows)
+    assert all(keys[message_id] == f"m{message_id}.0" for message_id, _source in rows[len(visitors) :])
+
+
+def _first(visitor: str) -> CustomerMessage:
+    return _customer_message(visitor, 0)
+
+
+async def test_a_job_queued_between_messages_sees_exactly_the_messages_before_it(store: Store) -> None:
+    conversation_id = await _open_conversation(store, "visitor")
+
+    async def count(conn: AsyncConnection) -> int:
+        return int((await conn.execute(sa.select(sa.func.count()).select_from(MESSAGE))).scalar_one())
+
+    writer = store.writer
+    before = [writer.submit_message(_row(conversation_id, f"a{n}"), [_to_slack(conversation_id)]) for n in range(300)]
+    counted = writer.submit_job(count)
+    after = [writer.submit_message(_row(conversation_id, f"b{n}"), [_to_slack(conversation_id)]) for n in range(300)]
+    ids_before, seen, ids_after = await asyncio.gather(asyncio.gather(*before), counted, asyncio.gather(*after))
+
+    assert seen == 1 + 300  # the conversation's first message and the 300 queued before the job
+    assert max(ids_before) < min(ids_after)
+
+
+async def test_rows_with_other_columns_keep_their_place_in_a_batch(store: Store) -> None:
+    conversation_id = await _open_conversation(store, "visitor")
+    rows = [_row(conversation_id, f"s{n}") for n in range(9)]
+    for n in (2, 3, 7):  # a row that leaves optional columns out is inserted with a statement of its own
+        del rows[n]["edited_at"], rows[n]["deleted_at"]
+    ids = await asyncio.gather(*(store.writer.submit_message(row, [_to_slack(conversation_id)]) for row in rows))
+
+    assert ids == sorted(ids)
+    stored = await store.fetch_all(sa.select(MESSAGE.c.source_id).where(MESSAGE.c.id.in_(ids)).order_by(MESSAGE.c.id))
+    assert [source_id for (source_id,) in stored] == [f"s{n}" for n in range(9)]
+
+
+async def test_a_failing_batch_fails_its_waiters_and_the_writer_goes_on(store: Store) -> None:
+    conversation_id = await _open_conversation(store, "visitor")
+    missing_conversation = conversation_id + 1000  # a foreign key the database refuses
+
+    refused = store.writer.submit_message(_row(missing_conversation, "bad"), [_to_slack(missing_conversation)])
+    with pytest.raises(sa.exc.IntegrityError):
+        await refused
+    stored = await store.writer.submit_message(_row(conversation_id, "good"), [_to_slack(conversation_id)])
+
+    assert stored is not None
+    sources = await store.fetch_all(sa.select(MESSAGE.c.source_id).order_by(MESSAGE.c.id))
+    assert [source_id for (source_id,) in sources] == ["visitor:0", "good"]
