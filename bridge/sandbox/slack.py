@@ -363,6 +363,10 @@ class SlackEmulator:
 
     # ------------------------------------------------------------------ workspace fixtures
 
+    def add_user(self, user_id: str, name: str, real_name: str | None = None) -> None:
+        """A workspace member who is not in the support channel (unless a test adds them to ``members``)."""
+        self.users[user_id] = self._user_info(user_id, name, real_name or name.title())
+
     def _user_info(self, user_id: str, name: str, real_name: str, *, bot: bool = False) -> dict[str, Any]:
         display = real_name.split()[0]
         profile: dict[str, Any] = {
@@ -1091,7 +1095,7 @@ class SlackEmulator:
             "text": text,
             "api_app_id": API_APP_ID,
             "is_enterprise_install": "false",
-            "response_url": self._new_response_url(channel, user, None, None),
+            "response_url": self.new_response_url(channel, user, None, None),
             "trigger_id": trigger_id,
         }
         status, body, _ = await self._post_logged(
@@ -1104,7 +1108,8 @@ class SlackEmulator:
         self._triggers[trigger_id] = _Trigger(time.monotonic(), user, channel)
         return trigger_id
 
-    def _new_response_url(self, channel: str, user: str, message_ts: str | None, thread_ts: str | None) -> str:
+    def new_response_url(self, channel: str, user: str, message_ts: str | None, thread_ts: str | None) -> str:
+        """A response_url like those Slack puts in interaction payloads: its posts land in `responses`."""
         rid = secrets.token_urlsafe(18)
         self._response_urls[rid] = _ResponseUrl(channel, user, message_ts, thread_ts)
         return f"{self.base_url or 'http://127.0.0.1'}/response/{rid}"
@@ -1270,7 +1275,7 @@ class SlackEmulator:
             "channel": {"id": channel, "name": self.channels[channel]["name"]},
             "message": self._public(message),
             "state": {"values": {}},
-            "response_url": self._new_response_url(channel, user, message_ts, thread_ts),
+            "response_url": self.new_response_url(channel, user, message_ts, thread_ts),
             "actions": [self._action(block_id, element, value)],
         }
 

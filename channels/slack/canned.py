@@ -28,6 +28,7 @@ from bridge.canned import (
     parse_command,
 )
 from bridge.events import ChannelKind, ExternalRef
+from channels.slack.permissions import Permissions
 from channels.slack.translate import escape_mrkdwn, from_mrkdwn
 
 log = logging.getLogger("switchboard.slack.canned")
@@ -47,10 +48,18 @@ AgentName = Callable[[str], Awaitable[str | None]]
 
 
 def register(
-    bolt: AsyncApp, service: CannedService, *, client: AsyncWebClient, support_channel: str, agent_name: AgentName
+    bolt: AsyncApp,
+    service: CannedService,
+    *,
+    client: AsyncWebClient,
+    support_channel: str,
+    agent_name: AgentName,
+    permissions: Permissions,
 ) -> None:
     """Add the canned-answer listeners to ``bolt``; call before the plain ``message`` listener (first match wins)."""
-    handlers = _Handlers(service, client=client, support_channel=support_channel, agent_name=agent_name)
+    handlers = _Handlers(
+        service, client=client, support_channel=support_channel, agent_name=agent_name, permissions=permissions
+    )
     bolt.command(COMMAND)(handlers.command)
     bolt.event("message", matchers=[handlers.is_thread_command])(handlers.thread_command)
     bolt.message_shortcut(CALLBACK_ID)(handlers.shortcut)
@@ -117,8 +126,15 @@ def canned_modal(sources: Mapping[str, str], *, thread_ts: str, customer: str, l
 
 class _Handlers:
     def __init__(
-        self, service: CannedService, *, client: AsyncWebClient, support_channel: str, agent_name: AgentName
+        self,
+        service: CannedService,
+        *,
+        client: AsyncWebClient,
+        support_channel: str,
+        agent_name: AgentName,
+        permissions: Permissions,
     ) -> None:
+        self._permissions = permissions
         self._service = service
         self._client = client
         self._support = support_channel
@@ -193,6 +209,10 @@ class _Handlers:
         log.info("canned %s -> conversation %s (%s)", request.key, sent.receipt.conversation_id, sent.canned.locale)
         return None
 
+    @property
+    def _refusal(self) -> str:
+        return f"Only {self._permissions.who} can send canned answers to customers."
+
     async def _ephemeral(self, user: str, thread_ts: str, text: str) -> None:
         try:
             await self._client.chat_postEphemeral(channel=self._support, user=user, thread_ts=thread_ts, text=text)
@@ -207,6 +227,9 @@ class _Handlers:
         thread_ts = str(message.get("thread_ts") or message.get("ts") or "")
         if (shortcut.get("channel") or {}).get("id") != self._support:
             await respond(response_type="ephemeral", text=NOT_A_CONVERSATION)
+            return
+        if not await self._permissions.allowed(str((shortcut.get("user") or {}).get("id") or "")):
+            await respond(response_type="ephemeral", text=self._refusal)
             return
         try:
             info = await self._service.conversation(thread_ts)
@@ -226,6 +249,9 @@ class _Handlers:
         chosen = ((values.get(KEY_BLOCK) or {}).get(KEY_BLOCK) or {}).get("selected_option") or {}
         typed = ((values.get(PARAMS_BLOCK) or {}).get(PARAMS_BLOCK) or {}).get("value") or ""
         user = str(body["user"]["id"])
+        if not await self._permissions.allowed(user):
+            await ack(response_action="errors", errors={KEY_BLOCK: self._refusal})
+            return
         try:
             thread_ts = str(json.loads(view.get("private_metadata") or "{}")["thread_ts"])
         except (ValueError, KeyError, TypeError):

@@ -100,10 +100,15 @@ class SlackChannel:
         permissions = Permissions(self.client, support_channel=self.channel_id, agent_group=settings.agent_group)
         if canned is not None:  # first: its `!canned` thread replies must not reach the plain reply listener
             register_canned(
-                self.bolt, canned, client=self.client, support_channel=self.channel_id, agent_name=self._agent_name
+                self.bolt,
+                canned,
+                client=self.client,
+                support_channel=self.channel_id,
+                agent_name=self._agent_name,
+                permissions=permissions,
             )
         if stats is not None:  # /stats
-            register_stats(self.bolt, stats)
+            register_stats(self.bolt, stats, permissions=permissions)
         self._cards: DeskCards | None = None  # the thread card's actions, /available and /away
         if desk is not None:
             self._cards = register_desk(

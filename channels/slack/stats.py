@@ -13,6 +13,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bridge.stats import PERIODS, Figures, Report, Stats, UnknownPeriod, format_duration, format_share
+from channels.slack.permissions import Permissions
 from channels.slack.translate import escape_mrkdwn
 
 COMMAND = "/stats"
@@ -23,16 +24,20 @@ MAX_ROWS = 15  # agents or channels listed; the rest are summed up in one line
 BARS = " ▁▂▃▄▅▆▇█"
 
 
-def register(bolt: AsyncApp, stats: Stats) -> None:
-    """Add ``/stats`` to ``bolt``."""
-    bolt.command(COMMAND)(_Handlers(stats).command)
+def register(bolt: AsyncApp, stats: Stats, *, permissions: Permissions) -> None:
+    """Add ``/stats`` to ``bolt``; only those who may act on conversations see the figures."""
+    bolt.command(COMMAND)(_Handlers(stats, permissions).command)
 
 
 class _Handlers:
-    def __init__(self, stats: Stats) -> None:
+    def __init__(self, stats: Stats, permissions: Permissions) -> None:
         self._stats = stats
+        self._permissions = permissions
 
     async def command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
+        if not await self._permissions.allowed(str(command.get("user_id") or "")):
+            await ack(response_type="ephemeral", text=f"Only {self._permissions.who} can see the support stats.")
+            return
         words = str(command.get("text") or "").split()
         if len(words) > 1:
             await ack(response_type="ephemeral", text=USAGE)

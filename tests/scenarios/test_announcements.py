@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 
 from bridge.engine import CONVERSATION, MESSAGE
-from bridge.sandbox.slack import SlackEmulator
 from tests.support.harness import SUPPORT, Harness, Widget, running_bridge, running_slack, running_telegram_bridge
 
 ALEX, OUTSIDER, ON_CALL, GROUP = "U0AGENT1", "U0OUTSIDE", "U0ONCALL", "S0ONCALL"
@@ -44,12 +43,8 @@ async def group_bridge(db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
         running_bridge(db_url, tmp_path, slack, slack_server, agent_group=GROUP) as h,
     ):
         slack.usergroups[GROUP] = {ON_CALL}
-        _add_user(slack, ON_CALL, "casey")
+        slack.add_user(ON_CALL, "casey")
         yield h
-
-
-def _add_user(slack: SlackEmulator, user: str, name: str) -> None:
-    slack.users[user] = {"id": user, "name": name, "real_name": name.title(), "profile": {"display_name": ""}}
 
 
 async def _open(h: Harness, widget: Widget, text: str) -> str:
@@ -237,7 +232,7 @@ async def test_a_bad_choice_is_shown_on_its_field_and_nothing_is_sent(harness: H
 
 async def test_someone_outside_the_support_channel_is_refused(harness: Harness) -> None:
     h = harness
-    _add_user(h.slack, OUTSIDER, "olly")
+    h.slack.add_user(OUTSIDER, "olly")
     async with h.widget(name="Ayşe", locale="tr") as ayse:
         await _open(h, ayse, "Merhaba")
 
@@ -259,7 +254,7 @@ async def test_someone_outside_the_support_channel_is_refused(harness: Harness) 
 
 async def test_a_member_of_the_agent_group_may_act_without_joining_the_channel(group_bridge: Harness) -> None:
     h = group_bridge
-    _add_user(h.slack, OUTSIDER, "olly")
+    h.slack.add_user(OUTSIDER, "olly")
     assert ON_CALL not in h.slack.members[SUPPORT]
     async with h.widget(name="Ayşe", locale="tr") as ayse:
         thread = await _open(h, ayse, "Merhaba")

@@ -149,19 +149,19 @@ async def test_a_missing_translation_is_sent_in_english_and_the_agent_is_told(
     assert "No Turkish translation for order_status; sent in English." in _notes(h, root)[0]
 
 
-def _shortcut_payload(h: Harness, message: dict[str, Any]) -> dict[str, Any]:
-    """What Slack posts when an agent picks "Send canned answer" in the ⋯ menu of ``message``."""
+def _shortcut_payload(h: Harness, message: dict[str, Any], user: str = "U0AGENT1") -> dict[str, Any]:
+    """What Slack posts when ``user`` picks "Send canned answer" in the ⋯ menu of ``message``."""
     return {
         "type": "message_action",
         "callback_id": "send_canned",
         "trigger_id": "1337.42.canned-trigger",
         "action_ts": "1700000000.000001",
         "team": {"id": h.slack.team_id, "domain": "sandbox"},
-        "user": {"id": "U0AGENT1", "name": "alex"},
+        "user": {"id": user, "name": "alex"},
         "channel": {"id": SUPPORT, "name": "support"},
         "message": message,
         "message_ts": message["ts"],
-        "response_url": f"{h.slack.base_url}/response/unused",
+        "response_url": h.slack.new_response_url(SUPPORT, user, message["ts"], message.get("thread_ts")),
         "token": "verification-token",
     }
 
@@ -185,3 +185,24 @@ async def test_message_shortcut_opens_a_modal_whose_submission_sends_the_answer(
         assert status == 200 and h.slack.views[view["id"]].get("_closed")
         assert (await widget.expect("message"))["message"]["text"] == ORDER_TR
     await h.slack.wait_for(lambda: len(_notes(h, root)) == 1)
+
+
+async def test_someone_outside_the_support_channel_cannot_send_canned_answers(harness: Harness) -> None:
+    h = harness
+    h.slack.add_user("U0OUTSIDE", "olly")
+    async with h.widget(name="Ayşe", locale="tr") as widget:
+        root = await _open_thread(h, widget)
+        customer_message = h.slack.thread(root)[0]
+        status, _ = await h.slack.post_interaction(_shortcut_payload(h, customer_message, user="U0OUTSIDE"))
+        assert status == 200
+        assert not [v for v in h.slack.views.values() if v.get("callback_id") == "send_canned"]  # no modal
+        assert h.slack.responses[-1]["text"] == f"Only members of <#{SUPPORT}> can send canned answers to customers."
+
+        # A modal opened by an agent and submitted by someone else (a forged payload) sends nothing either.
+        await h.slack.post_interaction(_shortcut_payload(h, customer_message))
+        [view] = [v for v in h.slack.views.values() if v.get("callback_id") == "send_canned"]
+        values = {"key": {"key": "order_status"}, "params": {"params": "order=A-42"}}
+        status, body = await h.slack.submit_view(view["id"], values, user="U0OUTSIDE")
+        assert status == 200 and json.loads(body)["errors"]["key"].startswith("Only members of")
+        with pytest.raises(TimeoutError):  # nothing reaches the customer
+            await widget.expect("message", timeout=0.5)

@@ -108,6 +108,15 @@ async def test_slash_stats_with_a_bad_period_answers_the_usage_line(harness: Har
     assert "`/stats [today | 7d | 30d | month]`" in USAGE
 
 
+async def test_slash_stats_is_only_for_the_support_desk(harness: Harness) -> None:
+    status, body = await harness.slack.post_command("/stats", "7d", user="U0OUTSIDE")
+    assert status == 200
+    assert json.loads(body) == {
+        "response_type": "ephemeral",
+        "text": "Only members of <#C0SUPPORT> can see the support stats.",
+    }
+
+
 async def test_app_home_shows_the_last_30_days(harness: Harness) -> None:
     await seed_history(harness.bridge.store, utcnow() - timedelta(days=2))
     status, _ = await harness.slack.post_event(
