@@ -209,10 +209,14 @@ async def _socket(
     stop_at: list[float],
     budget: itertools.count,
     count: int | None,
+    ack_batches: bool,
 ) -> None:
     ws = await session.ws_connect(url, headers={"Origin": origin}, max_msg_size=0, autoping=True)
     try:
-        await ws.send_str(f'{{"type":"hello","session":null,"last_seen":0,"name":"bench {index}"}}')
+        batches = "true" if ack_batches else "false"  # the widget says true: acks of one commit share a frame
+        await ws.send_str(
+            f'{{"type":"hello","session":null,"last_seen":0,"name":"bench {index}","ack_batches":{batches}}}'
+        )
         while True:
             msg = await ws.receive()
             if msg.type is not aiohttp.WSMsgType.TEXT:
@@ -234,15 +238,16 @@ async def _socket(
                     break
                 frame = orjson.loads(msg.data)
                 kind = frame["type"]
-                if kind == "ack":
+                if kind in ("ack", "acks"):
                     now = time.perf_counter()
-                    t0 = sent_at.pop(frame["client_id"])
-                    stats.acked_total += 1
-                    w = stats.window
-                    if w[0] <= t0 and now <= w[1]:
-                        stats.acked_in_window += 1
-                        stats.latencies.append(now - t0)
-                    slots.release()
+                    for ack in frame["acks"] if kind == "acks" else (frame,):
+                        t0 = sent_at.pop(ack["client_id"])
+                        stats.acked_total += 1
+                        w = stats.window
+                        if w[0] <= t0 and now <= w[1]:
+                            stats.acked_in_window += 1
+                            stats.latencies.append(now - t0)
+                        slots.release()
                     if stopped and not sent_at:
                         break
                 elif kind == "error":
@@ -307,6 +312,7 @@ async def _drive(args: argparse.Namespace, server: Server) -> tuple[Stats, float
                         stop_at,
                         budget,
                         args.count,
+                        args.acks == "batched",
                     )
                 )
             )
@@ -406,6 +412,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", "-n", type=int, help="stop after this many messages instead of a duration")
     parser.add_argument("--db", default="sqlite", help="sqlite (default: a temp file) or postgresql://user@host/db")
     parser.add_argument("--outbox", choices=("on", "off"), default="on")
+    parser.add_argument(
+        "--acks",
+        choices=("batched", "single"),
+        default="batched",
+        help="batched (like the widget): the hello says ack_batches, acks of one commit share a frame",
+    )
     parser.add_argument("--text-bytes", type=int, default=120, help="message text size (frame is ~80 B more)")
     parser.add_argument("--profile", type=Path, help="cProfile the server into this file")
     args = parser.parse_args(argv)

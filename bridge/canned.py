@@ -20,6 +20,7 @@ from bridge.i18n import CannedText, Catalogs, UnknownCannedKey, placeholder_name
 from bridge.store import Store
 
 __all__ = [
+    "KEYWORDS",
     "CannedRequest",
     "CannedService",
     "CannedSent",
@@ -32,6 +33,8 @@ __all__ = [
 ]
 
 CUSTOMER, AGENT = "customer", "agent"  # the placeholders every canned answer may use, filled by the bridge
+KEYWORDS = ".keywords"
+"""The key suffix of an FAQ answer's keyword list (``refund_policy.keywords``, see ``bridge.faq``): not an answer."""
 
 
 class NotAConversation(LookupError):
@@ -116,16 +119,20 @@ class CannedService:
         self.catalogs = catalogs
 
     def sources(self) -> dict[str, str]:
-        """Every canned answer: key -> English source text, sorted by key."""
-        return self.catalogs.canned_sources()
+        """Every canned answer agents may send: key -> English source text, sorted by key (keyword lists left out:
+        this is the one place that hides them from ``/canned``, the shortcut's menu and ``/announce``)."""
+        return {key: text for key, text in self.catalogs.canned_sources().items() if not key.endswith(KEYWORDS)}
 
     def source(self, key: str) -> str:
         """The English source text of ``key``; raises ``UnknownCannedKey`` listing the close matches."""
-        source = self.sources().get(key)
-        if source is None:
-            self.catalogs.canned(self.catalogs.default_locale, key)  # raises, with the catalogs' close matches
+        sources = self.sources()
+        if key not in sources:
+            try:
+                self.catalogs.canned(self.catalogs.default_locale, key)  # raises, with the catalogs' close matches
+            except UnknownCannedKey as unknown:
+                raise UnknownCannedKey(key, [k for k in unknown.close_matches if k in sources]) from None
             raise UnknownCannedKey(key, [])
-        return source
+        return sources[key]
 
     async def conversation(self, thread_ref: str) -> ConversationInfo:
         """The conversation whose Slack thread is ``thread_ref``; raises ``NotAConversation``."""

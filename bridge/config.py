@@ -30,6 +30,7 @@ KNOWN_KEYS = (
     "SWITCHBOARD_ALLOWED_ORIGINS",
     "SWITCHBOARD_DEFAULT_LOCALE",
     "SWITCHBOARD_GREETING",
+    "SWITCHBOARD_FAQ",
     "SWITCHBOARD_URGENT_KEYWORDS",
     "SWITCHBOARD_HOURS",
     "SWITCHBOARD_HOLIDAYS",
@@ -84,6 +85,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     default_locale: str = "en"
     greeting: bool = True  # greet each new conversation's customer in their language
+    faq: bool = True  # the FAQ bot: canned answers with keyword lists answer matching messages before an agent joins
     urgent_keywords: tuple[str, ...] = DEFAULT_URGENT_KEYWORDS  # customer words that make a conversation urgent
     hours: BusinessHours | None = None  # None: always open (no offline notice)
     slack: SlackSettings
@@ -147,6 +149,7 @@ def _build(values: dict[str, str], problems: list[str]) -> Settings:
     data_dir = Path(get("SWITCHBOARD_DATA_DIR") or "data")
     port = _port(get("SWITCHBOARD_PORT"), problems)
     greeting = _switch("SWITCHBOARD_GREETING", get("SWITCHBOARD_GREETING"), True, problems)
+    faq = _switch("SWITCHBOARD_FAQ", get("SWITCHBOARD_FAQ"), True, problems)
     hours = _hours(get("SWITCHBOARD_HOURS"), get("SWITCHBOARD_HOLIDAYS"), problems)
     slack = _slack(get, problems)
     telegram = _telegram(get, problems)
@@ -163,6 +166,7 @@ def _build(values: dict[str, str], problems: list[str]) -> Settings:
         allowed_origins=origins,
         default_locale=get("SWITCHBOARD_DEFAULT_LOCALE") or "en",
         greeting=greeting,
+        faq=faq,
         hours=hours,
         urgent_keywords=_words(get("SWITCHBOARD_URGENT_KEYWORDS")) or DEFAULT_URGENT_KEYWORDS,
         slack=slack,

@@ -43,6 +43,7 @@ from bridge.events import (
 )
 from bridge.hours import BusinessHours
 from bridge.i18n import Catalogs
+from bridge.keyed_locks import KeyedLocks
 from bridge.model import ConversationStatus, as_utc, utcnow
 from bridge.routing import Priority
 from bridge.store import Store
@@ -156,6 +157,7 @@ class Desk:
         self._urgent = routing.keyword_pattern(urgent_keywords)
         self._clock = clock
         self._listeners: list[Listener] = []
+        self._first_messages = KeyedLocks()  # customers whose messages take the slow path, one at a time
 
     def on_change(self, listener: Listener) -> None:
         """Call ``listener`` after every committed change (the Slack card subscribes)."""
@@ -346,7 +348,16 @@ class Desk:
             return await self._choice(inbound)
         if not isinstance(inbound, CustomerMessage):
             return await self._engine.receive(inbound)
-        fresh = not self._engine.has_route(inbound.source)
+        customer = (inbound.source.channel, inbound.source.external_id)
+        if self._engine.has_route(inbound.source) and customer not in self._first_messages:
+            return await self._customer_message(inbound, fresh=False)
+        # A customer without a cached route takes the slow path (lookups, maybe a new conversation); their
+        # messages queue here meanwhile, so they are stored in the order they came, not in the order the
+        # lookups happen to finish. The route is cached once the first one is stored.
+        async with self._first_messages.hold(customer):
+            return await self._customer_message(inbound, fresh=not self._engine.has_route(inbound.source))
+
+    async def _customer_message(self, inbound: CustomerMessage, *, fresh: bool) -> Receipt:
         new = reopened = False
         if fresh:
             latest = await self._latest(inbound.source)

@@ -15,6 +15,10 @@ class KeyedLocks:
     def __init__(self) -> None:
         self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
 
+    def __contains__(self, key: Hashable) -> bool:
+        """Whether ``key`` is locked or awaited now."""
+        return key in self._locks
+
     def __len__(self) -> int:
         """How many keys are locked or awaited now."""
         return len(self._locks)

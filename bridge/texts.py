@@ -9,6 +9,10 @@ __all__ = [
     "CHOOSE_LANGUAGE",
     "CONVERSATION_CLOSED",
     "DELIVERY_FAILED",
+    "FAQ_ANSWERED",
+    "FAQ_PERSON",
+    "FAQ_PERSON_COMING",
+    "FAQ_THANKS",
     "FEEDBACK_THANKS",
     "FILE_TOO_LARGE",
     "GREETING",
@@ -133,3 +137,13 @@ WIDGET_STRINGS: dict[str, str] = {
     # TRANSLATORS: Button in the chat window's header that saves the conversation as a text file.
     "transcript": pgettext("widget", "Download transcript"),
 }
+
+# The FAQ bot (bridge/faq.py): an automatic answer before an agent joins, with two buttons under it.
+# TRANSLATORS: A button under an automatic answer: the customer needs nothing more (keep it short).
+FAQ_ANSWERED = _("That answers my question")
+# TRANSLATORS: A button under an automatic answer: the customer wants someone from the support team (keep it short).
+FAQ_PERSON = _("Talk to a person")
+# TRANSLATORS: Sent after the customer pressed "Talk to a person".
+FAQ_PERSON_COMING = _("Someone from our team will be with you shortly.")
+# TRANSLATORS: Sent after the customer pressed "That answers my question"; the conversation is closed then.
+FAQ_THANKS = _("Glad we could help! Write again any time if you need anything else.")

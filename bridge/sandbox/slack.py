@@ -14,14 +14,17 @@ import string
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 from aiohttp import web
+from aiohttp.helpers import content_disposition_header
 from slack_sdk.signature import SignatureVerifier
+
+from bridge.sandbox.slack_manifest import AppManifest
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,13 @@ MAX_BLOCKS = 50
 TRIGGER_TTL = 3.0
 LONG_POLL_SECONDS = 20.0
 URL_RE = re.compile(r"\bhttps?://[^\s<>&|]*[^\s<>&|.,;:!?)\]'\"]")
+COMMAND_RE = re.compile(r"/[\w-]+(?=\s|$)")  # what Slack's composer sends as a slash command ("// x" is a message)
+NOT_IN_THREADS = "{command} is not supported in threads. Sorry!"
+NOT_A_COMMAND = (
+    '{command} is not a valid command. In Slack, all messages that start with the "/" character are interpreted as '
+    'commands.\n\nIf you are trying to send a message and not run a command, try preceding the "/" with an empty space.'
+)
+COMMAND_FAILED = '{command} failed with the error "dispatch_failed"'
 
 Handler = Callable[[dict[str, Any], web.Request], Awaitable[dict[str, Any]]]
 
@@ -226,8 +236,10 @@ class SlackEmulator:
         team_id: str = "T0SANDBOX",
         bot_user_id: str = "U0BOT",
         bot_id: str = "B0BOT",
+        manifest: AppManifest | None = None,
     ) -> None:
         self.signing_secret = signing_secret
+        self.manifest = manifest  # the app's commands and shortcuts; None: any /command goes to the app
         self.bot_token = bot_token
         self.support_channel = support_channel
         self.events_url = events_url
@@ -294,6 +306,9 @@ class SlackEmulator:
         self.app.router.add_post("/ui/reply", self._ui_reply)
         self.app.router.add_post("/ui/action", self._ui_action)
         self.app.router.add_post("/ui/view", self._ui_view)
+        self.app.router.add_post("/ui/home", self._ui_home)
+        self.app.router.add_post("/ui/shortcut", self._ui_shortcut)
+        self.app.router.add_get("/ui/files/{file_id}", self._ui_file)
         self.app.on_cleanup.append(self._on_cleanup)
 
     # ------------------------------------------------------------------ serving
@@ -1080,7 +1095,11 @@ class SlackEmulator:
     async def post_command(
         self, command: str, text: str, *, user: str = "U0AGENT1", channel: str | None = None
     ) -> tuple[int, str]:
-        """POST a signed slash command (plain form fields, as Slack sends them)."""
+        """POST a signed slash command (plain form fields, as Slack sends them).
+
+        Like Slack, the user then sees the app's immediate answer (the ack body: ephemeral unless it says
+        ``in_channel``), or "failed with the error" when the app does not answer 2xx.
+        """
         channel = channel or self.support_channel
         trigger_id = self._new_trigger(user, channel)
         fields = {
@@ -1101,7 +1120,26 @@ class SlackEmulator:
         status, body, _ = await self._post_logged(
             "command", urlencode(fields).encode(), "application/x-www-form-urlencoded"
         )
+        if not 200 <= status < 300:
+            self.slackbot_says(channel, user, COMMAND_FAILED.format(command=command))
+        elif body.strip():
+            self._apply_response(_ResponseUrl(channel, user, None, None), self._command_answer(body))
         return status, body
+
+    @staticmethod
+    def _command_answer(body: str) -> dict[str, Any]:
+        """A slash command's ack body as a message: JSON with ``text``/``blocks``, or plain text."""
+        with contextlib.suppress(ValueError):
+            data = json.loads(body)
+            if isinstance(data, dict):
+                return data
+        return {"text": body}
+
+    def slackbot_says(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
+        """An ephemeral from Slackbot to ``user`` (how Slack reports a refused or failed command)."""
+        ephemeral = {"type": "message", "channel": channel, "user": user, "username": "Slackbot", "text": text}
+        self.ephemerals.append({**ephemeral, "ts": self._next_ts(), "thread_ts": thread_ts, "blocks": []})
+        self._touch()
 
     def _new_trigger(self, user: str, channel: str | None) -> str:
         trigger_id = f"{secrets.randbelow(10**11)}.{secrets.randbelow(10**9)}.{secrets.token_hex(16)}"
@@ -1155,7 +1193,7 @@ class SlackEmulator:
     # ------------------------------------------------------------------ what agents do
 
     def _agent_message(
-        self, text: str, *, thread_ts: str, user: str, channel: str, raw: bool = False
+        self, text: str, *, thread_ts: str | None, user: str, channel: str, raw: bool = False
     ) -> dict[str, Any]:
         message: dict[str, Any] = {
             "user": user,
@@ -1164,7 +1202,6 @@ class SlackEmulator:
             "client_msg_id": str(uuid.uuid4()),
             "text": text if raw else typed_to_wire(text),
             "team": self.team_id,
-            "thread_ts": thread_ts,
             "blocks": [
                 {
                     "type": "rich_text",
@@ -1173,6 +1210,8 @@ class SlackEmulator:
                 }
             ],
         }
+        if thread_ts:  # a message in the channel itself has no thread_ts
+            message["thread_ts"] = thread_ts
         return self._store_message(channel, message)
 
     async def agent_says(
@@ -1317,7 +1356,9 @@ class SlackEmulator:
             self.block_actions_payload(message_ts, action_id, user=user, channel=channel, value=value)
         )
 
-    def view_block_actions_payload(self, view_id: str, action_id: str, *, user: str = "U0AGENT1") -> dict[str, Any]:
+    def view_block_actions_payload(
+        self, view_id: str, action_id: str, *, user: str = "U0AGENT1", value: str | None = None
+    ) -> dict[str, Any]:
         """The block_actions payload Slack sends when ``user`` clicks element ``action_id`` of a view (a Home tab
         or a modal): the container is the view, the payload carries the view, no channel, message or response_url.
         """
@@ -1338,12 +1379,57 @@ class SlackEmulator:
             "enterprise": None,
             "is_enterprise_install": False,
             "view": self._public(view),
-            "actions": [self._action(block_id, element, None)],
+            "actions": [self._action(block_id, element, value)],
         }
 
     async def click_view_button(self, view_id: str, action_id: str, *, user: str = "U0AGENT1") -> tuple[int, str]:
         """Click a button in a view (e.g. the Home tab): signed block_actions to the app."""
         return await self.post_interaction(self.view_block_actions_payload(view_id, action_id, user=user))
+
+    def message_action_payload(
+        self, message_ts: str, callback_id: str, *, user: str = "U0AGENT1", channel: str | None = None
+    ) -> dict[str, Any]:
+        """The message_action payload Slack sends when ``user`` picks a message shortcut in a message's ⋯ menu."""
+        channel = channel or self.support_channel
+        message = self._message(channel, message_ts)
+        user_info = self.users[user]
+        return {
+            "type": "message_action",
+            "token": VERIFICATION_TOKEN,
+            "action_ts": f"{time.time():.6f}",
+            "team": {"id": self.team_id, "domain": TEAM_DOMAIN},
+            "user": {"id": user, "username": user_info["name"], "name": user_info["name"], "team_id": self.team_id},
+            "channel": {"id": channel, "name": self.channels[channel]["name"]},
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": self._new_trigger(user, channel),
+            "response_url": self.new_response_url(channel, user, message_ts, message.get("thread_ts")),
+            "message_ts": message_ts,
+            "message": self._public(message),
+        }
+
+    async def open_home(self, user: str) -> tuple[int, str]:
+        """``user`` opens the app's Home tab: the ``app_home_opened`` event (with the view published before)."""
+        event: dict[str, Any] = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": self.home_channel(user),
+            "tab": "home",
+        }
+        home = self.home_view(user)
+        if home is not None:
+            event["view"] = self._public(home)
+        return await self.post_event(event)
+
+    @staticmethod
+    def home_channel(user: str) -> str:
+        """The id of the app's direct-message channel with ``user`` (where its Home tab lives)."""
+        return "D" + user.removeprefix("U")
+
+    def home_view(self, user: str) -> dict[str, Any] | None:
+        """The Home tab the app last published for ``user`` (``views.publish``), if any."""
+        return next((v for v in self.views.values() if v.get("type") == "home" and v["_user"] == user), None)
 
     def view_submission_payload(
         self, view_id: str, values: dict[str, dict[str, str]], *, user: str = "U0AGENT1"
@@ -1415,7 +1501,9 @@ class SlackEmulator:
     def _asset_response(body: bytes, content_type: str) -> web.Response:
         headers = {
             "Cache-Control": "no-store",
-            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'",
+            # images in blocks (the Home tab's chart) come from the app's server, as Slack fetches them
+            "Content-Security-Policy": "default-src 'self'; img-src 'self' data: http: https:; object-src 'none'; "
+            "base-uri 'none'",
             "X-Content-Type-Options": "nosniff",
         }
         return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
@@ -1448,6 +1536,9 @@ class SlackEmulator:
                 for v in self.views.values()
                 if v.get("type") == "modal" and not v.get("_closed")
             ],
+            "homes": {v["_user"]: self._public(v) for v in self.views.values() if v.get("type") == "home"},
+            "commands": [asdict(c) for c in self.manifest.commands] if self.manifest else [],
+            "shortcuts": [asdict(s) for s in self.manifest.shortcuts if s.type == "message"] if self.manifest else [],
             "events_url": self.events_url,
         }
 
@@ -1463,33 +1554,94 @@ class SlackEmulator:
         return data
 
     async def _ui_reply(self, request: web.Request) -> web.Response:
-        data = await self._ui_json(request, "thread_ts", "user", "text")
-        text = data["text"].strip()
-        if text.startswith("/"):
-            command, _, rest = text.partition(" ")
-            self._spawn(self.post_command(command, rest.strip(), user=data["user"]))
+        """The composer: a message in the channel (no ``thread_ts``) or in a thread, or a slash command."""
+        data = await self._ui_json(request, "user", "text")
+        thread_ts = data.get("thread_ts") if isinstance(data.get("thread_ts"), str) and data["thread_ts"] else None
+        text, user, channel = data["text"].strip(), data["user"], self.support_channel
+        if match := COMMAND_RE.match(text):
+            command = match.group(0)
+            refusal = self._command_refusal(command, thread_ts)
+            if refusal:
+                self.slackbot_says(channel, user, refusal, thread_ts)
+                return web.json_response({"ok": False, "command": command, "error": refusal})
+            self._spawn(self._run_command(command, text[len(command) :].strip(), user))
             return web.json_response({"ok": True, "command": command})
-        channel = self.support_channel
         try:
-            message = self._agent_message(text, thread_ts=data["thread_ts"], user=data["user"], channel=channel)
+            message = self._agent_message(text, thread_ts=thread_ts, user=user, channel=channel)
         except SlackEmulatorError as exc:
             return web.json_response({"ok": False, "error": exc.error}, status=400)
         if self.events_url:
             self._spawn(self._deliver(self._envelope(self._message_event(channel, message))))
         return web.json_response({"ok": True, "ts": message["ts"]})
 
-    async def _ui_action(self, request: web.Request) -> web.Response:
-        data = await self._ui_json(request, "message_ts", "action_id", "user")
+    def _command_refusal(self, command: str, thread_ts: str | None) -> str | None:
+        """Slack's answer to a command it will not send: none in threads, and none the app did not declare."""
+        if thread_ts:
+            return NOT_IN_THREADS.format(command=command)
+        if self.manifest is not None and self.manifest.command(command) is None:
+            return NOT_A_COMMAND.format(command=command)
+        return None
+
+    async def _run_command(self, command: str, text: str, user: str) -> None:
         try:
-            payload = self.block_actions_payload(
-                data["message_ts"], data["action_id"], user=data["user"], value=data.get("value")
-            )
+            await self.post_command(command, text, user=user)
+        except (aiohttp.ClientError, RuntimeError):  # the bridge is down, or not connected
+            self.slackbot_says(self.support_channel, user, COMMAND_FAILED.format(command=command))
+
+    async def _ui_action(self, request: web.Request) -> web.Response:
+        """A click or a pick in a message (``message_ts``) or in a view (``view_id``: Home tab, modal)."""
+        data = await self._ui_json(request, "action_id", "user")
+        value = data.get("value") if isinstance(data.get("value"), str) else None
+        try:
+            if isinstance(data.get("view_id"), str):
+                payload = self.view_block_actions_payload(
+                    data["view_id"], data["action_id"], user=data["user"], value=value
+                )
+            else:
+                ts = str(data.get("message_ts") or "")
+                payload = self.block_actions_payload(ts, data["action_id"], user=data["user"], value=value)
         except (KeyError, SlackEmulatorError):
             raise web.HTTPNotFound(text="no such element") from None
+        return await self._ui_interaction(payload)
+
+    async def _ui_interaction(self, payload: dict[str, Any]) -> web.Response:
         if not self.events_url:
             return web.json_response({"ok": False, "error": "events_url not set"}, status=503)
         status, _ = await self.post_interaction(payload)
         return web.json_response({"ok": 200 <= status < 300, "status": status})
+
+    async def _ui_home(self, request: web.Request) -> web.Response:
+        """The agent opens the app's Home tab."""
+        data = await self._ui_json(request, "user")
+        if not self.events_url:
+            return web.json_response({"ok": False, "error": "events_url not set"}, status=503)
+        status, _ = await self.open_home(data["user"])
+        return web.json_response({"ok": 200 <= status < 300, "status": status})
+
+    async def _ui_shortcut(self, request: web.Request) -> web.Response:
+        """The agent picks a message shortcut the manifest declares, in a message's ⋯ menu."""
+        data = await self._ui_json(request, "message_ts", "callback_id", "user")
+        declared = self.manifest.shortcuts if self.manifest else ()
+        if not any(s.callback_id == data["callback_id"] and s.type == "message" for s in declared):
+            raise web.HTTPNotFound(text="no such message shortcut")
+        try:
+            payload = self.message_action_payload(data["message_ts"], data["callback_id"], user=data["user"])
+        except SlackEmulatorError:
+            raise web.HTTPNotFound(text="no such message") from None
+        return await self._ui_interaction(payload)
+
+    async def _ui_file(self, request: web.Request) -> web.Response:
+        """A shared file for the signed-in agent (the page's download link; the API's url_private needs a token)."""
+        file_id = request.match_info["file_id"]
+        if file_id not in self.file_bytes:
+            raise web.HTTPNotFound(text="no such file")
+        file = self.files[file_id]
+        disposition = "inline" if file["mimetype"].startswith("image/") else "attachment"
+        headers = {
+            "Content-Disposition": content_disposition_header(disposition, filename=file["name"]),
+            "X-Content-Type-Options": "nosniff",
+        }
+        return web.Response(body=self.file_bytes[file_id], content_type=file["mimetype"], headers=headers)
 
     async def _ui_view(self, request: web.Request) -> web.Response:
         data = await self._ui_json(request, "view_id", "user")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections import defaultdict, deque
@@ -215,6 +216,7 @@ class Session:
         self._pending: deque[tuple[str, asyncio.Task[Receipt]]] = deque()
         self._acker: asyncio.Task[None] | None = None
         self._acked_upto = 0  # highest message id acknowledged on this socket (ids grow in commit order)
+        self._ack_batches = False  # the client takes one ``acks`` frame for messages committed together
         self._ack_sent = asyncio.Event()
         self._choosing: asyncio.Future[None] | None = None  # a pressed choice being stored
 
@@ -269,6 +271,7 @@ class Session:
             if not await identity_exists(channel._store, _ref(visitor_id(token))):
                 raise ProtocolError("bad_session", "unknown or expired session; send hello with session null")
         visitor = visitor_id(token)
+        self._ack_batches = hello.ack_batches
         self._profile = Profile(
             display_name=hello.name,
             locale=hello.locale or (hello.languages[0] if hello.languages else None),
@@ -343,33 +346,56 @@ class Session:
             self._acker = asyncio.get_running_loop().create_task(self._ack())
 
     async def _ack(self) -> None:
-        """Acknowledge stored messages in frame order; a failed store closes the socket (the widget resends)."""
+        """Acknowledge stored messages in frame order; a failed store closes the socket (the widget resends).
+
+        Messages committed together are acknowledged together: one ``acks`` frame for a client that said
+        ``ack_batches`` in its hello (one write instead of one per message), else one ``ack`` each.
+        """
         pending, ws = self._pending, self._ws
         try:
             while pending:
                 client_id, task = pending[0]
                 if not task.done():
                     await _done(task)
+                acks = self._stored_acks()
+                if acks:
+                    try:
+                        frame = acks[0] if len(acks) == 1 else {"type": "acks", "acks": acks}
+                        await ws.send_frame(orjson.dumps(frame), WSMsgType.TEXT)
+                        self._acked_upto = max(self._acked_upto, *(ack["id"] or 0 for ack in acks))
+                    finally:
+                        for _ in acks:  # only now: ``acked`` must not see an empty queue before the ack is out
+                            pending.popleft()
+                        self._ack_sent.set()
+                    continue
                 try:
                     if task.exception() is not None:
                         log.error("storing a widget message failed", exc_info=task.exception())
                         await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"message not stored; resend it")
                         return
-                    receipt = task.result()
-                    if receipt.status is ReceiptStatus.IGNORED:
-                        await ws.send_str(error_frame("bad_frame", receipt.reason or "message refused"))
-                        continue
-                    ack = {"type": "ack", "client_id": client_id, "id": receipt.message_id, "status": "sent"}
-                    await ws.send_frame(orjson.dumps(ack), WSMsgType.TEXT)
-                    self._acked_upto = max(self._acked_upto, receipt.message_id or 0)
+                    receipt = task.result()  # refused
+                    await ws.send_str(error_frame("bad_frame", receipt.reason or "message refused"))
                 finally:
-                    pending.popleft()  # only now: ``acked`` must not see an empty queue before the ack is out
+                    pending.popleft()
                     self._ack_sent.set()
         except ConnectionError:  # the socket closed under us: nothing left to tell it
             pass
         finally:
             self._acker = None
             self._ack_sent.set()
+
+    def _stored_acks(self) -> list[dict[str, Any]]:
+        """The acks of the stored messages at the head of the queue (at most one without ``ack_batches``)."""
+        acks: list[dict[str, Any]] = []
+        limit = len(self._pending) if self._ack_batches else 1
+        for client_id, task in itertools.islice(self._pending, limit):
+            if not task.done() or task.exception() is not None:
+                break
+            receipt = task.result()
+            if receipt.status is ReceiptStatus.IGNORED:
+                break
+            acks.append({"type": "ack", "client_id": client_id, "id": receipt.message_id, "status": "sent"})
+        return acks
 
 
 def _done(task: asyncio.Task[Any]) -> asyncio.Future[None]:

@@ -26,6 +26,7 @@ class Hello:
     languages: tuple[str, ...] = ()
     page_url: str | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
+    ack_batches: bool = False  # the client understands ``acks`` frames (several acks in one frame)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,9 +140,13 @@ def _hello(data: dict[str, Any]) -> Hello:
     attributes = data.get("attributes") or {}
     if not isinstance(attributes, dict) or len(attributes) > 30:
         raise ProtocolError("bad_frame", "hello.attributes must be an object of at most 30 entries")
+    ack_batches = data.get("ack_batches", False)
+    if not isinstance(ack_batches, bool):
+        raise ProtocolError("bad_frame", "hello.ack_batches must be true or false")
     return Hello(
         session=session,
         last_seen=last_seen,
+        ack_batches=ack_batches,
         name=_optional(data, "name"),
         email=_optional(data, "email"),
         locale=_optional(data, "locale"),

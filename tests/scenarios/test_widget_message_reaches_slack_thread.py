@@ -65,3 +65,39 @@ async def test_acks_come_in_order_and_before_delivered(harness: Harness, monkeyp
     position = {(f["type"], f.get("id")): i for i, f in enumerate(frames)}
     for ack in acks:
         assert position[("ack", ack["id"])] < position[("status", ack["id"])]
+
+
+async def test_a_widget_that_takes_ack_batches_gets_the_acks_of_one_commit_in_one_frame(harness: Harness) -> None:
+    async with harness.widget(name="Pip", ack_batches=True) as widget:
+        await widget.say("hello", "opening")  # the conversation is open: the next messages take the hot path
+        await widget.expect("status")
+        for n in range(40):  # sent together: they are committed together
+            await widget.send({"type": "message", "client_id": f"b{n}", "text": f"batched {n}"})
+        frames: list[dict[str, Any]] = []
+        while sum(1 for f in frames if f["type"] == "status") < 40:
+            frames.append(await widget.expect_any())
+
+    batches = [f["acks"] for f in frames if f["type"] == "acks"]
+    assert batches and all(len(batch) > 1 for batch in batches)
+    acks = [ack for f in frames if f["type"] in ("ack", "acks") for ack in (f["acks"] if f["type"] == "acks" else [f])]
+    assert [a["client_id"] for a in acks] == [f"b{n}" for n in range(40)]
+    assert all(a["type"] == "ack" and a["status"] == "sent" for a in acks)
+    ids = [a["id"] for a in acks]
+    assert ids == sorted(ids)
+    first_status = min(i for i, f in enumerate(frames) if f["type"] == "status")
+    last_ack = max(i for i, f in enumerate(frames) if f["type"] in ("ack", "acks"))
+    assert any(f["type"] == "acks" for f in frames[:first_status]) or last_ack < first_status
+
+
+async def test_messages_sent_together_before_the_conversation_exists_keep_their_order(harness: Harness) -> None:
+    async with harness.widget(name="Quick") as widget:
+        for n in range(25):  # the first one opens the conversation; the others must not overtake it
+            await widget.send({"type": "message", "client_id": f"q{n}", "text": f"quick {n}"})
+        acks = [await widget.expect("ack") for _ in range(25)]
+
+    assert [a["client_id"] for a in acks] == [f"q{n}" for n in range(25)]
+    ids = [a["id"] for a in acks]
+    assert ids == sorted(ids)
+    [root] = harness.slack.channel_messages()
+    await harness.slack.wait_for(lambda: len(harness.slack.thread(root["ts"])) == 25)
+    assert [m["text"] for m in harness.slack.thread(root["ts"])] == [f"quick {n}" for n in range(25)]

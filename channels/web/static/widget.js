@@ -751,7 +751,10 @@
     } catch (e) { return null; }
   }
   function sendHello() {
-    var hello = { type: "hello", session: S.session || null, last_seen: maxId(), locale: S.locale, languages: preferences() };
+    var hello = {
+      type: "hello", session: S.session || null, last_seen: maxId(), locale: S.locale, languages: preferences(),
+      ack_batches: true,
+    };
     if (cfg.name) hello.name = cfg.name;
     if (cfg.email) hello.email = cfg.email;
     if (cfg.attributes) hello.attributes = cfg.attributes;
@@ -803,6 +806,20 @@
     S.inflight = S.inflight.filter(function (c) { return c !== clientId; });
   }
 
+  function acknowledge(f) {
+    if (!f || typeof f.client_id !== "string" || !isInt(f.id)) return;
+    var p = null;
+    S.pending.forEach(function (x) { if (x.client_id === f.client_id) p = x; });
+    if (!S.byId[f.id] && p) {
+      S.byId[f.id] = {
+        id: f.id, author: "customer", author_name: null,
+        text: p.text, created_at: p.created_at,
+        status: f.status === "delivered" ? "delivered" : "sent", client_id: f.client_id,
+      };
+    }
+    resolvePending(f.client_id);
+  }
+
   function handleFrame(f) {
     switch (f.type) {
       case "welcome": {
@@ -822,22 +839,16 @@
         markRead();
         break;
       }
-      case "ack": {
-        if (typeof f.client_id !== "string" || !isInt(f.id)) break;
-        var p = null;
-        S.pending.forEach(function (x) { if (x.client_id === f.client_id) p = x; });
-        if (!S.byId[f.id] && p) {
-          S.byId[f.id] = {
-            id: f.id, author: "customer", author_name: null,
-            text: p ? p.text : "", created_at: p ? p.created_at : new Date().toISOString(),
-            status: f.status === "delivered" ? "delivered" : "sent", client_id: f.client_id,
-          };
-        }
-        resolvePending(f.client_id);
+      case "ack":
+        acknowledge(f);
         renderList(false);
         markRead();
         break;
-      }
+      case "acks": // several messages committed together (we said ack_batches in the hello)
+        (Array.isArray(f.acks) ? f.acks : []).forEach(acknowledge);
+        renderList(false);
+        markRead();
+        break;
       case "status": {
         var m = isInt(f.id) && S.byId[f.id];
         if (m && (RANK[f.status] || 0) > (RANK[m.status] || 0)) {
