@@ -22,6 +22,7 @@ from bridge.config import Settings
 from bridge.desk import Desk
 from bridge.engine import Engine
 from bridge.events import ChannelKind
+from bridge.faq import Keywords
 from bridge.greeting import CustomerTexts
 from bridge.i18n import Catalogs
 from bridge.metrics import Metrics
@@ -68,8 +69,15 @@ def build_app(
     slack_module = importlib.import_module("channels.slack")
     canned = CannedService(store=store, engine=engine, catalogs=catalogs)
     # Customers' messages pass the desk on their way to the engine: routing, CSAT answers, reopening.
+    # The FAQ bot (SWITCHBOARD_FAQ): canned answers with a keyword list answer before an agent joins.
+    faq_keywords = Keywords(catalogs) if settings.faq else None
     desk = Desk(
-        store=store, engine=engine, catalogs=catalogs, urgent_keywords=settings.urgent_keywords, hours=settings.hours
+        store=store,
+        engine=engine,
+        catalogs=catalogs,
+        urgent_keywords=settings.urgent_keywords,
+        hours=settings.hours,
+        faq_keywords=faq_keywords,
     )
     # App Home's chart image, at a signed link Slack can fetch when SWITCHBOARD_PUBLIC_URL is set.
     chart = DailyChart(store, secret=settings.slack.signing_secret, public_url=settings.public_url)

@@ -37,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per Bot API call, bot token in the URL
     try:
         code = int(args.handler(args))
     except ConfigError as exc:
@@ -142,6 +143,7 @@ def _demo(args: argparse.Namespace) -> int:
     async def run() -> int:
         from bridge.app import build_app, serve
         from bridge.sandbox.slack import SlackEmulator
+        from bridge.sandbox.slack_manifest import MANIFEST, read_manifest
         from bridge.sandbox.telegram import TelegramEmulator
 
         await _guard_db(upgrade(url), url)
@@ -150,6 +152,7 @@ def _demo(args: argparse.Namespace) -> int:
             bot_token=settings.slack.bot_token,
             support_channel=DEMO_CHANNEL,
             events_url=f"http://127.0.0.1:{port}/slack/events",
+            manifest=read_manifest() if MANIFEST.exists() else None,  # its composer offers the app's commands
         )
         telegram = TelegramEmulator(token=secrets_file["telegram_bot_token"])
         page = demo_page(slack_url=f"http://127.0.0.1:{slack_port}/", telegram_url=f"{telegram_url}/")
@@ -168,10 +171,19 @@ def _demo(args: argparse.Namespace) -> int:
 def _demo_ready(port: int, slack_port: int, telegram_port: int, data_dir: Path) -> None:
     print(
         "\nSwitchboard demo is running (Ctrl-C to stop; history is kept in "
-        f"{data_dir.resolve()}).\n"
+        f"{data_dir.resolve()}).\n\n"
+        "Open these side by side:\n"
         f"  Customer: website with the chat widget   http://127.0.0.1:{port}/\n"
         f"  Customer: Telegram chat with the bot     http://127.0.0.1:{telegram_port}/\n"
-        f"  Agent:    emulated Slack workspace       http://127.0.0.1:{slack_port}/\n",
+        f"  Agent:    emulated Slack workspace       http://127.0.0.1:{slack_port}/\n\n"
+        "Then try:\n"
+        "  1. Write from the widget (chat bubble) or Telegram: a thread with the customer's card opens in #support.\n"
+        "  2. In Slack, click the thread and answer; a reply starting with // is a note the customer never sees,\n"
+        "     `!canned order_status order=A-42` sends a canned answer in the customer's language.\n"
+        "  3. Use the card: Claim, Priority, Tags, Assign to..., Export (transcript), Close (the customer gets a\n"
+        "     1-5 survey; in Telegram, /transcript sends them the conversation).\n"
+        "  4. In the #support message box type / for the commands: /stats, /available, /away, /announce.\n"
+        "  5. Open Apps > Switchboard in the Slack sidebar: the Home tab with your availability and a chart.\n",
         flush=True,
     )
 

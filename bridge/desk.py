@@ -18,7 +18,7 @@ from typing import Any, final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridge import after_hours, choices, routing, survey, texts
+from bridge import after_hours, choices, faq, routing, survey, texts
 from bridge.choices import Prompt
 from bridge.engine import (
     CONTACT,
@@ -148,10 +148,12 @@ class Desk:
         catalogs: Catalogs,
         urgent_keywords: Sequence[str] = (),
         hours: BusinessHours | None = None,
+        faq_keywords: faq.Keywords | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
         self._hours = hours
+        self._faq = faq_keywords  # None: the FAQ bot is off (SWITCHBOARD_FAQ)
         self._engine = engine
         self._catalogs = catalogs
         self._urgent = routing.keyword_pattern(urgent_keywords)
@@ -350,30 +352,41 @@ class Desk:
             return await self._engine.receive(inbound)
         customer = (inbound.source.channel, inbound.source.external_id)
         if self._engine.has_route(inbound.source) and customer not in self._first_messages:
-            return await self._customer_message(inbound, fresh=False)
+            return await self._stored_customer_message(inbound, await self._engine.receive(inbound))
         # A customer without a cached route takes the slow path (lookups, maybe a new conversation); their
-        # messages queue here meanwhile, so they are stored in the order they came, not in the order the
-        # lookups happen to finish. The route is cached once the first one is stored.
+        # messages queue here until it is queued for the writer, so they are stored in the order they came,
+        # not in the order the lookups happen to finish.
         async with self._first_messages.hold(customer):
-            return await self._customer_message(inbound, fresh=not self._engine.has_route(inbound.source))
+            new = reopened = False
+            if not self._engine.has_route(inbound.source):
+                answered, new, reopened = await self._first_message(inbound)
+                if answered is not None:
+                    return answered
+            queued = await self._engine.queue_customer_message(inbound)
+        return await self._stored_customer_message(inbound, await queued, new=new, reopened=reopened)
 
-    async def _customer_message(self, inbound: CustomerMessage, *, fresh: bool) -> Receipt:
+    async def _first_message(self, inbound: CustomerMessage) -> tuple[Receipt | None, bool, bool]:
+        """A customer's message with no cached route: a survey answer (its receipt), or whether it starts a new
+        conversation or reopens their last one."""
         new = reopened = False
-        if fresh:
-            latest = await self._latest(inbound.source)
-            if latest is not None and latest.status == ConversationStatus.RESOLVED:
-                if (stored := await self._stored(inbound)) is not None:  # resent: already a rating, comment...
-                    return stored
-                answer = None if inbound.attachments else survey.typed(latest, inbound.text, self._clock())
-                if answer is not None:
-                    answered = await self._answer_survey(inbound, latest.id, latest.locale, answer)
-                    if answered is not None:  # None: answered meanwhile, or the window just closed
-                        return answered
-                reopened = self._clock() - as_utc(latest.resolved_at or latest.created_at) <= REOPEN_WITHIN
-                reopened = reopened and await self._reopen_for_customer(latest.id)
-            new = latest is None or (latest.status == ConversationStatus.RESOLVED and not reopened)
-            new = new or (latest.status != ConversationStatus.RESOLVED and await self._unwritten(latest.id))
-        receipt = await self._engine.receive(inbound)
+        latest = await self._latest(inbound.source)
+        if latest is not None and latest.status == ConversationStatus.RESOLVED:
+            if (stored := await self._stored(inbound)) is not None:  # resent: already a rating, comment...
+                return stored, False, False
+            answer = None if inbound.attachments else survey.typed(latest, inbound.text, self._clock())
+            if answer is not None:
+                answered = await self._answer_survey(inbound, latest.id, latest.locale, answer)
+                if answered is not None:  # None: answered meanwhile, or the window just closed
+                    return answered, False, False
+            reopened = self._clock() - as_utc(latest.resolved_at or latest.created_at) <= REOPEN_WITHIN
+            reopened = reopened and await self._reopen_for_customer(latest.id)
+        new = latest is None or (latest.status == ConversationStatus.RESOLVED and not reopened)
+        new = new or (latest.status != ConversationStatus.RESOLVED and await self._unwritten(latest.id))
+        return None, new, reopened
+
+    async def _stored_customer_message(
+        self, inbound: CustomerMessage, receipt: Receipt, *, new: bool = False, reopened: bool = False
+    ) -> Receipt:
         if receipt.status is not ReceiptStatus.STORED or receipt.conversation_id is None:
             return receipt
         try:
@@ -383,6 +396,8 @@ class Desk:
         return receipt
 
     async def _after_customer_message(self, conversation_id: int, text: str, *, new: bool, reopened: bool) -> None:
+        if self._faq is not None and self._faq.mentioned(text):  # before routing: the bot answers first
+            await self._answer_faq(self._faq, conversation_id, text)
         if self._urgent is not None and (found := self._urgent.search(text)):
             await self._raise_to_urgent(conversation_id, found.group(0))
         if reopened:
@@ -392,6 +407,21 @@ class Desk:
             await self._mark_for_the_morning(conversation_id)
         if new or reopened:
             await self._route(conversation_id)
+
+    async def _answer_faq(self, keywords: faq.Keywords, conversation_id: int, text: str) -> None:
+        """The message names an FAQ answer's keywords: the bot answers if the conversation is still its own, with
+        a note in the thread (``bridge.faq``)."""
+        now = self._clock()
+
+        async def job(conn: AsyncConnection) -> faq.Answer | None:
+            answer = await faq.answer(conn, conversation_id, text, keywords, self._catalogs)
+            if answer is not None:
+                await tell_customer(conn, conversation_id, answer.customer, answer.prompt, key=answer.key, now=now)
+            return answer
+
+        answer = await self._store.writer.run(job)
+        if answer is not None:
+            await self._engine.note_to_thread(conversation_id, answer.note, source_id=f"{answer.key}:note")
 
     async def _mark_for_the_morning(self, conversation_id: int) -> None:
         """A new conversation that arrived after hours gets a note in its thread; its card shows the mark."""
@@ -443,13 +473,16 @@ class Desk:
         return Receipt(status=ReceiptStatus.DUPLICATE, message_id=row.id, conversation_id=row.conversation_id)
 
     async def _choice(self, press: CustomerChoice) -> Receipt:
-        """A pressed choice: a survey rating, or else what the customer said by pressing it (its label)."""
+        """A pressed choice: a survey rating, a reply to the FAQ bot, or else what the customer said by pressing it
+        (its label)."""
         found = await choices.offered(self._store, press)
         if found is None:
             return Receipt(status=ReceiptStatus.IGNORED, reason="no such choice was offered to this customer")
         said = CustomerMessage(
             source=press.source, source_id=press.source_id, text=found.choice.label, profile=press.profile
         )
+        if (reply := faq.chosen(press.choice)) is not None:
+            return await self._faq_pressed(said, found.conversation_id, reply, prompt_id=press.message_id)
         rating = survey.chosen(press.choice)
         if rating is None:
             return await self.receive(said)
@@ -475,21 +508,47 @@ class Desk:
         async def job(conn: AsyncConnection) -> int | None:
             if not await survey.record(conn, conversation_id, answer, now=now, prompt_id=prompt_id):
                 return None
-            message = customer_message_row(inbound, conversation_id, now)
-            message_id = (await conn.execute(sa.insert(MESSAGE).values(**message).returning(MESSAGE.c.id))).scalar()
-            slack = ExternalRef(channel=ChannelKind.SLACK, external_id=str(conversation_id))
-            key = f"{inbound.source.channel}:{inbound.source_id}>slack"
-            delivery = delivery_row(conversation_id=conversation_id, target=slack, key=key, now=now)
-            await conn.execute(sa.insert(DELIVERY).values(message_id=message_id, **delivery))
+            message_id = await _store_customer_words(conn, inbound, conversation_id, now)
             reply = survey.reply(self._catalogs, locale, answer)
             await tell_customer(conn, conversation_id, inbound.source, reply, key=f"csat:{message_id}", now=now)
-            return int(message_id)
+            return message_id
 
         message_id = await self._store.writer.run(job)
         if message_id is None:
             return None
         state = await self.state(conversation_id)
         await self._notify(Change(state=state, note=survey.note(answer)))
+        return Receipt(status=ReceiptStatus.STORED, message_id=message_id, conversation_id=conversation_id)
+
+    async def _faq_pressed(
+        self, said: CustomerMessage, conversation_id: int, reply: faq.Reply, *, prompt_id: int
+    ) -> Receipt:
+        """A reply to the FAQ bot: "That answers my question" resolves the conversation (no survey: the customer
+        just said how it went, and ratings are about agents), "Talk to a person" hands it to the agents."""
+        now = self._clock()
+
+        async def job(conn: AsyncConnection) -> tuple[int, faq.Settled] | None:
+            settled = await faq.settle(conn, conversation_id, reply, self._catalogs, prompt_id=prompt_id, now=now)
+            if settled is None:
+                return None
+            message_id = await _store_customer_words(conn, said, conversation_id, now)
+            await tell_customer(conn, conversation_id, settled.customer, settled.text, key=settled.key, now=now)
+            return message_id, settled
+
+        try:
+            done = await self._store.writer.run(job)
+        except sa.exc.IntegrityError:  # another process stored the same hand-off or press meanwhile
+            done = None
+        if done is None:
+            reason = "the conversation was resolved, handed to the agents or answered by one meanwhile"
+            return Receipt(status=ReceiptStatus.DUPLICATE, conversation_id=conversation_id, reason=reason)
+        message_id, settled = done
+        await self._notify(Change(state=await self.state(conversation_id), note=settled.note, mention=settled.mention))
+        if reply is faq.Reply.ANSWERED:
+            self._engine.forget_route(settled.customer)  # resolved: the customer's next message takes the slow path
+            await self.dispatch()  # an agent it was offered to has room again
+        elif settled.mention is None:
+            await self._route(conversation_id)  # nobody has it yet: offer it, or tell the customer their place
         return Receipt(status=ReceiptStatus.STORED, message_id=message_id, conversation_id=conversation_id)
 
     async def _raise_to_urgent(self, conversation_id: int, word: str) -> None:
@@ -625,6 +684,17 @@ async def _conversation(conn: AsyncConnection, conversation_id: int) -> Any:
 
 def _customer(row: Any) -> ExternalRef:
     return ExternalRef(channel=ChannelKind(row.customer_channel), external_id=row.customer_ref)
+
+
+async def _store_customer_words(conn: AsyncConnection, said: CustomerMessage, conversation_id: int, now: Any) -> int:
+    """Store what the customer said (a typed rating, a pressed choice's label) and its delivery to the thread."""
+    message = customer_message_row(said, conversation_id, now)
+    message_id = (await conn.execute(sa.insert(MESSAGE).values(**message).returning(MESSAGE.c.id))).scalar()
+    slack = ExternalRef(channel=ChannelKind.SLACK, external_id=str(conversation_id))
+    key = f"{said.source.channel}:{said.source_id}>slack"
+    delivery = delivery_row(conversation_id=conversation_id, target=slack, key=key, now=now)
+    await conn.execute(sa.insert(DELIVERY).values(message_id=message_id, **delivery))
+    return int(message_id)
 
 
 async def tell_customer(

@@ -128,6 +128,11 @@ class Engine:
         self._routes.pop((ref.channel, ref.external_id), None)
 
     async def _customer_message(self, inbound: CustomerMessage) -> Receipt:
+        return await (await self.queue_customer_message(inbound))
+
+    async def queue_customer_message(self, inbound: CustomerMessage) -> Awaitable[Receipt]:
+        """Find or open the customer's conversation and queue ``inbound`` for the next group commit; await the
+        result for its receipt (once committed). Messages queued one after another are committed in that order."""
         route = await self._route(inbound.source, inbound.profile)
         now = utcnow()
         message = customer_message_row(inbound, route.conversation_id, now)
@@ -136,10 +141,16 @@ class Engine:
             target=ExternalRef(channel=ChannelKind.SLACK, external_id=str(route.conversation_id)),
             now=now,
         )
-        message_id = await self._store.writer.submit_message(message, [delivery])
+        stored = self._store.writer.submit_message(message, [delivery])
+        return self._customer_receipt(stored, inbound, route.conversation_id)
+
+    async def _customer_receipt(
+        self, stored: Awaitable[int | None], inbound: CustomerMessage, conversation_id: int
+    ) -> Receipt:
+        message_id = await stored
         if message_id is None:  # a redelivery: tell the adapter which message it already is
-            return await self._duplicate(inbound.source.channel, inbound.source_id, route.conversation_id)
-        return _receipt(message_id, route.conversation_id)
+            return await self._duplicate(inbound.source.channel, inbound.source_id, conversation_id)
+        return _receipt(message_id, conversation_id)
 
     async def _customer_hello(self, inbound: CustomerHello) -> Receipt:
         """Open (and so greet) the customer's conversation without a message; the route is not cached, so

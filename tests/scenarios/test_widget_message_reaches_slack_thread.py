@@ -98,6 +98,7 @@ async def test_messages_sent_together_before_the_conversation_exists_keep_their_
     assert [a["client_id"] for a in acks] == [f"q{n}" for n in range(25)]
     ids = [a["id"] for a in acks]
     assert ids == sorted(ids)
+    await harness.slack.wait_for(lambda: len(harness.slack.channel_messages()) == 1)
     [root] = harness.slack.channel_messages()
     await harness.slack.wait_for(lambda: len(harness.slack.thread(root["ts"])) == 25)
     assert [m["text"] for m in harness.slack.thread(root["ts"])] == [f"quick {n}" for n in range(25)]

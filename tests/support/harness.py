@@ -139,11 +139,12 @@ async def running_bridge(
     clock: Callable[[], datetime] = utcnow,
     public: bool = False,
     agent_group: str | None = None,
+    faq: bool = False,
 ) -> AsyncIterator[Harness]:
     """Migrate, start the bridge on a free port, allow its own origin, point the emulator at it.
 
-    The automatic greeting is off unless asked for (tests marked ``greeting``), so the other
-    tests see exactly the messages they send.
+    The automatic greeting is off unless asked for (tests marked ``greeting``), and so is the FAQ bot (``faq``),
+    so the other tests see exactly the messages they send.
 
     With ``telegram`` the Telegram channel is on; its public URL is the bridge's own, so in webhook
     mode the bridge registers ``/telegram/webhook`` with ``setWebhook`` as it starts. ``public`` sets
@@ -154,7 +155,7 @@ async def running_bridge(
     settings = test_settings(database_url, str(slack_server.make_url("/api/")), tmp_path)
     port = _free_port()
     settings = replace(settings, allowed_origins=(f"http://127.0.0.1:{port}",), telegram=telegram, greeting=greeting)
-    settings = replace(settings, hours=hours, slack=replace(settings.slack, agent_group=agent_group))
+    settings = replace(settings, hours=hours, slack=replace(settings.slack, agent_group=agent_group), faq=faq)
     if locales_dir is not None:
         settings = replace(settings, locales_dir=locales_dir)
     if telegram is not None or public:
@@ -170,7 +171,7 @@ async def running_bridge(
 
 @asynccontextmanager
 async def running_telegram_bridge(
-    database_url: str, tmp_path: Path, mode: str, *, greeting: bool = False
+    database_url: str, tmp_path: Path, mode: str, *, greeting: bool = False, faq: bool = False
 ) -> AsyncIterator[Harness]:
     """Slack and Telegram emulators and a bridge with its Telegram channel in ``mode`` (webhook/polling)."""
     emulator = TelegramEmulator(token=TELEGRAM_TOKEN, webhook_retry_delays=(0.05,))
@@ -183,7 +184,7 @@ async def running_telegram_bridge(
             file_url=f"{tg_url}/file/bot",
         )
         async with running_bridge(
-            database_url, tmp_path, slack, slack_server, telegram=settings, greeting=greeting
+            database_url, tmp_path, slack, slack_server, telegram=settings, greeting=greeting, faq=faq
         ) as h:
             h.telegram = emulator
             yield h

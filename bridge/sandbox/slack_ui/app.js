@@ -2,7 +2,10 @@
 // Every piece of message data is inserted with textContent / DOM nodes: customer text is untrusted.
 "use strict";
 
-const state = { data: null, version: -1, openThread: null, agent: localStorage.getItem("sb-agent") || "U0AGENT1" };
+const state = {
+  data: null, version: -1, openThread: null, pane: "channel", homeError: "",
+  agent: localStorage.getItem("sb-agent") || "U0AGENT1",
+};
 const $ = (id) => document.getElementById(id);
 const EMOJI = {
   wave: "\u{1F44B}", white_check_mark: "\u2705", heavy_check_mark: "\u2714\uFE0F", x: "\u274C", eyes: "\u{1F440}",
@@ -111,38 +114,79 @@ function textObject(obj, className = "text") {
 
 // ---------------------------------------------------------------- Block Kit
 
-function renderElement(element, message) {
+// ``target`` says where an element lives: {message_ts} for a message, {view_id} for a Home tab or a modal.
+function renderElement(element, target) {
   if (element.type === "button") {
     const style = element.style === "primary" ? " primary" : element.style === "danger" ? " danger" : "";
     const button = el("button", "btn" + style, emojify((element.text && element.text.text) || "Button"));
     button.type = "button";
     button.addEventListener("click", (ev) => {
       ev.stopPropagation();
-      sendAction(button, message.ts, element.action_id, element.value);
+      sendAction(button, target, element.action_id, element.value);
     });
     return button;
   }
-  if (element.type === "static_select" || element.type === "overflow") {
+  if (element.type === "static_select" || element.type === "overflow" || element.type === "users_select") {
+    const options = element.type === "users_select"
+      ? state.data.agents.map((id) => ({ value: id, text: { text: userName(id) } }))
+      : element.options || [];
     const select = el("select", "select");
+    select.setAttribute("aria-label", (element.placeholder && element.placeholder.text) || element.action_id);
     const placeholder = el("option", null, (element.placeholder && element.placeholder.text) || "Choose...");
     placeholder.value = "";
     select.appendChild(placeholder);
-    for (const option of element.options || []) {
+    for (const option of options) {
       const opt = el("option", null, (option.text && option.text.text) || option.value);
       opt.value = option.value;
       select.appendChild(opt);
     }
+    select.value = element.initial_user || (element.initial_option && element.initial_option.value) || "";
     select.addEventListener("click", (ev) => ev.stopPropagation());
     select.addEventListener("change", () => {
-      if (select.value) sendAction(select, message.ts, element.action_id, select.value);
+      if (select.value) sendAction(select, target, element.action_id, select.value);
     });
     return select;
   }
-  if (element.type === "image") return el("span", "b-image", "[" + (element.alt_text || "image") + "]");
+  if (element.type === "multi_static_select") return multiSelect(element, target);
+  if (element.type === "image") {
+    const img = el("img", "b-thumb");
+    img.src = element.image_url;
+    img.alt = element.alt_text || "";
+    return img;
+  }
   return textObject(element, "text");
 }
 
-function renderBlock(block, message) {
+// A multi-select as Slack shows it: the chosen options, and a menu of checkboxes; every change sends them all.
+function multiSelect(element, target) {
+  const chosen = new Set((element.initial_options || []).map((o) => o.value));
+  const label = (o) => (o.text && o.text.text) || o.value;
+  const box = el("details", "multi");
+  const placeholder = (element.placeholder && element.placeholder.text) || "Choose...";
+  const picked = (element.options || []).filter((o) => chosen.has(o.value)).map(label);
+  box.appendChild(el("summary", "select", picked.length ? picked.join(", ") : placeholder));
+  box.setAttribute("aria-label", placeholder);
+  box.addEventListener("click", (ev) => ev.stopPropagation());
+  const menu = el("div", "multi-menu");
+  for (const option of element.options || []) {
+    const row = el("label", "multi-option");
+    const check = el("input");
+    check.type = "checkbox";
+    check.checked = chosen.has(option.value);
+    check.addEventListener("change", () => {
+      if (check.checked) chosen.add(option.value);
+      else chosen.delete(option.value);
+      const values = (element.options || []).map((o) => o.value).filter((v) => chosen.has(v));
+      sendAction(menu, target, element.action_id, values.join(","));
+    });
+    row.append(check, document.createTextNode(" " + label(option)));
+    menu.appendChild(row);
+  }
+  box.appendChild(menu);
+  return box;
+}
+
+function renderBlock(block, target) {
   switch (block.type) {
     case "header":
       return textObject(block.text, "b-header");
@@ -156,23 +200,30 @@ function renderBlock(block, message) {
         main.appendChild(grid);
       }
       wrap.appendChild(main);
-      if (block.accessory) wrap.appendChild(renderElement(block.accessory, message));
+      if (block.accessory) wrap.appendChild(renderElement(block.accessory, target));
       return wrap;
     }
     case "context": {
       const ctx = el("div", "b-context");
-      for (const item of block.elements || []) ctx.appendChild(renderElement(item, message));
+      for (const item of block.elements || []) ctx.appendChild(renderElement(item, target));
       return ctx;
     }
     case "actions": {
       const row = el("div", "b-actions");
-      for (const item of block.elements || []) row.appendChild(renderElement(item, message));
+      for (const item of block.elements || []) row.appendChild(renderElement(item, target));
       return row;
     }
     case "divider":
       return el("hr", "b-divider");
-    case "image":
-      return el("div", "b-image", "[image: " + (block.alt_text || "") + "]");
+    case "image": {
+      const figure = el("figure", "b-image");
+      if (block.title) figure.appendChild(el("figcaption", null, block.title.text || ""));
+      const img = el("img");
+      img.src = block.image_url;
+      img.alt = block.alt_text || "";
+      figure.appendChild(img);
+      return figure;
+    }
     default:
       return null;
   }
@@ -184,7 +235,7 @@ function renderContent(message) {
   if (blocks.length) {
     const holder = el("div", "blocks" + (blocks.some((b) => b.type === "header") ? " card" : ""));
     for (const block of blocks) {
-      const node = renderBlock(block, message);
+      const node = renderBlock(block, { message_ts: message.ts });
       if (node) holder.appendChild(node);
     }
     box.appendChild(holder);
@@ -193,19 +244,33 @@ function renderContent(message) {
   } else if (message.text) {
     box.appendChild(mrkdwn(message.text));
   }
-  for (const file of message.files || []) {
-    const chip = el("div", "file");
-    chip.appendChild(el("span", "file-icon", (file.filetype || "file").toUpperCase().slice(0, 4)));
-    chip.appendChild(el("span", null, file.title || file.name));
-    chip.appendChild(el("span", "time", formatSize(file.size)));
-    box.appendChild(chip);
-  }
+  for (const file of message.files || []) box.appendChild(fileNode(file));
   if (message.reactions && message.reactions.length) {
     const row = el("div", "reactions");
     for (const r of message.reactions) row.appendChild(el("span", "reaction", emojify(":" + r.name + ":") + " " + r.count));
     box.appendChild(row);
   }
   return box;
+}
+
+function fileNode(file) {
+  const link = el("a", "file");
+  link.href = "/ui/files/" + encodeURIComponent(file.id);
+  link.target = "_blank";
+  link.rel = "noopener";
+  link.title = "Open " + file.name;
+  link.addEventListener("click", (ev) => ev.stopPropagation());
+  if ((file.mimetype || "").startsWith("image/")) {
+    const img = el("img", "file-preview");
+    img.src = link.href;
+    img.alt = file.title || file.name;
+    link.appendChild(img);
+  } else {
+    link.appendChild(el("span", "file-icon", (file.filetype || "file").toUpperCase().slice(0, 4)));
+  }
+  link.appendChild(el("span", null, file.title || file.name));
+  link.appendChild(el("span", "time", formatSize(file.size)));
+  return link;
 }
 
 function formatSize(bytes) {
@@ -224,11 +289,12 @@ function colorFor(id) {
 }
 
 function avatar(message) {
-  const isBot = Boolean(message.bot_id);
-  const name = isBot ? "Switchboard" : userName(message.user);
+  const appName = message.bot_profile && message.bot_profile.name;
+  const custom = message.username && message.username !== appName ? message.username : "";  // e.g. a customer's name
+  const name = custom || (message.bot_id ? "" : userName(message.user));
   const initials = name.split(/\s+/).map((w) => w[0] || "").join("").slice(0, 2).toUpperCase();
-  const node = el("div", "avatar", isBot ? "SB" : initials);
-  node.style.background = isBot ? "#0b4c5f" : colorFor(message.user || "?");
+  const node = el("div", "avatar", initials || "SB");
+  node.style.background = name ? colorFor(custom || message.user || "?") : "#0b4c5f";
   return node;
 }
 
@@ -249,7 +315,40 @@ function renderMessage(message, options = {}) {
   if (options.replies) body.appendChild(options.replies);
   row.appendChild(body);
   if (options.ephemeral) row.classList.add("ephemeral");
+  else if (state.data.shortcuts.length) row.appendChild(moreActions(message));
   return row;
+}
+
+// The ⋯ menu of a message: the app's message shortcuts (from its manifest), as in Slack.
+function moreActions(message) {
+  const wrap = el("div", "msg-actions");
+  const button = el("button", "icon-button msg-more", "\u22EF");
+  button.type = "button";
+  button.title = "More actions";
+  button.setAttribute("aria-label", "More actions");
+  const menu = el("div", "msg-menu hidden");
+  menu.setAttribute("role", "menu");
+  for (const shortcut of state.data.shortcuts) {
+    const item = el("button", "msg-menu-item", shortcut.name);
+    item.type = "button";
+    item.setAttribute("role", "menuitem");
+    item.title = shortcut.description || "";
+    item.addEventListener("click", async (ev) => {
+      ev.stopPropagation();
+      menu.classList.add("hidden");
+      const body = { message_ts: message.ts, callback_id: shortcut.callback_id, user: state.agent };
+      const { data } = await postJson("/ui/shortcut", body);
+      if (!data.ok) toast("The bridge answered " + (data.status || data.error), true);
+    });
+    menu.appendChild(item);
+  }
+  button.addEventListener("click", (ev) => {
+    ev.stopPropagation();
+    for (const open of document.querySelectorAll(".msg-menu:not(.hidden)")) if (open !== menu) open.classList.add("hidden");
+    menu.classList.toggle("hidden");
+  });
+  wrap.append(button, menu);
+  return wrap;
 }
 
 function repliesLink(root) {
@@ -317,7 +416,8 @@ function renderSidebar() {
   const data = state.data;
   $("team-name").textContent = data.workspace;
   $("channel-name").textContent = data.channel.name;
-  $("channel-title").textContent = data.channel.name;
+  $("nav-support").classList.toggle("active", state.pane === "channel");
+  $("nav-home").classList.toggle("active", state.pane === "home");
   const status = $("bridge-status");
   status.textContent = data.events_url ? "Events to " + data.events_url : "Bridge not connected (no events URL)";
   status.classList.toggle("down", !data.events_url);
@@ -345,9 +445,54 @@ function renderSidebar() {
 function render() {
   if (!state.data) return;
   renderSidebar();
-  renderChannel();
+  renderPane();
   renderThread();
   renderModal();
+}
+
+// ---------------------------------------------------------------- main pane: the channel or the app's Home tab
+
+function renderPane() {
+  const home = state.pane === "home";
+  $("channel-messages").classList.toggle("hidden", home);
+  $("channel-composer").classList.toggle("hidden", home);
+  $("home-pane").classList.toggle("hidden", !home);
+  const title = $("pane-title");
+  if (home) {
+    title.replaceChildren(el("span", null, "Switchboard"), el("span", "thread-sub", "Home"));
+    renderHome();
+  } else {
+    title.replaceChildren(document.createTextNode("# "), el("span", null, state.data.channel.name));
+    renderChannel();
+  }
+}
+
+function renderHome() {
+  const pane = $("home-pane");
+  const view = state.data.homes[state.agent];
+  pane.replaceChildren();
+  if (!view) {
+    pane.appendChild(el("div", "empty", state.homeError || "Opening the app's Home tab..."));
+    return;
+  }
+  const holder = el("div", "blocks home-blocks");
+  for (const block of view.blocks || []) {
+    const node = renderBlock(block, { view_id: view.id });
+    if (node) holder.appendChild(node);
+  }
+  pane.appendChild(holder);
+}
+
+async function showPane(pane) {
+  state.pane = pane;
+  state.homeError = "";
+  render();
+  if (pane !== "home") return;
+  const { data } = await postJson("/ui/home", { user: state.agent });  // Slack sends app_home_opened
+  if (!data.ok) {
+    state.homeError = "The app did not open its Home tab: " + (data.status || data.error);
+    render();
+  }
 }
 
 // ---------------------------------------------------------------- modals (views.open)
@@ -397,7 +542,7 @@ function renderModal() {
       inputs.push({ block, control, error });
       body.appendChild(wrap);
     } else {
-      const node = renderBlock(block, { ts: "" });
+      const node = renderBlock(block, { view_id: view.id });
       if (node) body.appendChild(node);
     }
   }
@@ -468,10 +613,10 @@ async function postJson(path, body) {
   return { resp, data };
 }
 
-async function sendAction(control, messageTs, actionId, value) {
+async function sendAction(control, target, actionId, value) {
   control.disabled = true;
   try {
-    const { data } = await postJson("/ui/action", { message_ts: messageTs, action_id: actionId, user: state.agent, value });
+    const { data } = await postJson("/ui/action", { ...target, action_id: actionId, user: state.agent, value });
     if (!data.ok) toast("The bridge answered " + (data.status || data.error), true);
   } catch (err) {
     toast("Action failed: " + err, true);
@@ -480,26 +625,73 @@ async function sendAction(control, messageTs, actionId, value) {
   }
 }
 
-async function sendReply(ev) {
-  ev.preventDefault();
-  const box = $("composer-text");
+// Send what a composer holds: a message (in the open thread, or in the channel) or a slash command.
+async function sendFrom(form, threadTs) {
+  const box = form.querySelector("textarea");
+  const button = form.querySelector(".send-button");
   const text = box.value.trim();
-  if (!text || !state.openThread) return;
-  $("send-button").disabled = true;
+  if (!text) return;
+  button.disabled = true;
   try {
-    const { data } = await postJson("/ui/reply", { thread_ts: state.openThread, user: state.agent, text });
+    const body = threadTs ? { thread_ts: threadTs, user: state.agent, text } : { user: state.agent, text };
+    const { data } = await postJson("/ui/reply", body);
     if (data.ok) {
       box.value = "";
-      if (data.command) toast("Ran " + data.command);
-    } else {
+      if (data.command) toast("Sent " + data.command + " to the app");
+    } else if (!data.command) {  // a refused command is answered by Slackbot in the conversation
       toast("Not sent: " + data.error, true);
     }
   } catch (err) {
     toast("Not sent: " + err, true);
   } finally {
-    $("send-button").disabled = false;
+    button.disabled = false;
+    suggest(form);
     box.focus();
   }
+}
+
+// Slack's command menu: typing "/" lists the app's commands with their usage hints.
+function suggest(form) {
+  const list = form.querySelector(".suggest");
+  if (!list) return;
+  const box = form.querySelector("textarea");
+  const typed = /^\/[\w-]*$/.exec(box.value);
+  const matches = typed && state.data ? state.data.commands.filter((c) => c.command.startsWith(typed[0])) : [];
+  list.replaceChildren();
+  list.classList.toggle("hidden", !matches.length);
+  for (const command of matches) {
+    const item = el("button", "suggest-item");
+    item.type = "button";
+    item.setAttribute("role", "option");
+    const line = el("div");
+    line.append(el("strong", null, command.command), el("span", "suggest-hint", " " + command.usage_hint));
+    item.append(line, el("div", "suggest-desc", command.description));
+    item.addEventListener("click", () => {
+      box.value = command.command + " ";
+      suggest(form);
+      box.focus();
+    });
+    list.appendChild(item);
+  }
+}
+
+function wireComposer(form, threadTs) {
+  const box = form.querySelector("textarea");
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    sendFrom(form, threadTs());
+  });
+  box.addEventListener("input", () => suggest(form));
+  box.addEventListener("keydown", (ev) => {
+    const first = form.querySelector(".suggest:not(.hidden) .suggest-item");
+    if (ev.key === "Tab" && first) {
+      ev.preventDefault();
+      first.click();
+    } else if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      sendFrom(form, threadTs());
+    }
+  });
 }
 
 async function poll() {
@@ -521,9 +713,12 @@ async function poll() {
 }
 
 function init() {
-  $("composer").addEventListener("submit", sendReply);
-  $("composer-text").addEventListener("keydown", (ev) => {
-    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) sendReply(ev);
+  wireComposer($("composer"), () => state.openThread);
+  wireComposer($("channel-composer"), () => null);
+  $("nav-support").addEventListener("click", () => showPane("channel"));
+  $("nav-home").addEventListener("click", () => showPane("home"));
+  document.addEventListener("click", () => {
+    for (const menu of document.querySelectorAll(".msg-menu:not(.hidden)")) menu.classList.add("hidden");
   });
   $("thread-close").addEventListener("click", () => {
     state.openThread = null;
@@ -532,7 +727,7 @@ function init() {
   $("agent-picker").addEventListener("change", (ev) => {
     state.agent = ev.target.value;
     localStorage.setItem("sb-agent", state.agent);
-    render();
+    showPane(state.pane);
   });
   poll();
 }
