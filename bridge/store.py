@@ -255,7 +255,7 @@ class GroupCommitWriter:
                 item.future.set_result(None)
 
 
-Prepared = tuple[tuple[str, ...], tuple[Any, ...]]
+Prepared = tuple[tuple[str, ...], list[Any]]
 """A row ready for ``BulkInsert``: its column names and its values, already converted for the driver."""
 
 
@@ -279,17 +279,17 @@ class BulkInsert:
         self._processors: dict[tuple[str, ...], list[tuple[int, Callable[[Any], Any]]]] = {}
 
     def prepare(self, row: dict[str, Any]) -> Prepared:
-        """``row``'s columns and driver-ready values."""
+        """``row``'s columns and driver-ready values (None stays None: no bind processor changes it)."""
         columns = tuple(row)
         converters = self._processors.get(columns)
         if converters is None:
             converters = self._processors[columns] = self._converters(columns)
-        if not converters:
-            return columns, tuple(row.values())
         values = list(row.values())
         for index, processor in converters:
-            values[index] = processor(values[index])
-        return columns, tuple(values)
+            value = values[index]
+            if value is not None:
+                values[index] = processor(value)
+        return columns, values
 
     def statements(
         self, rows: list[Prepared], extra: list[tuple[Any, ...]] | None = None
@@ -368,13 +368,20 @@ class BulkInsert:
         return returned
 
 
+_LAST_TIME: list[Any] = [None, None]  # the last timestamp converted for SQLite, and its text (all columns share it)
+
+
 def _fast_sqlite_time(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """SQLite's DATETIME bind processor formats ``%Y-%m-%d %H:%M:%S.%f`` field by field in Python; the C
-    ``isoformat`` gives the same text several times faster. Used only if it agrees on samples (a custom
-    ``storage_format`` would not), else the dialect's own processor stays."""
+    ``isoformat`` gives the same text several times faster, and a message's row and its deliveries' rows carry
+    the same timestamp object, converted once. Used only if it agrees on samples (a custom ``storage_format``
+    would not), else the dialect's own processor stays. Called on the event loop only."""
+    last = _LAST_TIME
 
     def fast(value: Any) -> Any:
-        return None if value is None else value.isoformat(" ", "microseconds")[:26]
+        if value is not last[0]:
+            last[0], last[1] = value, value.isoformat(" ", "microseconds")[:26]
+        return last[1]
 
     samples = (datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59, 59))
     return fast if all(fast(v) == processor(v) for v in samples) else processor

@@ -7,6 +7,9 @@ from typing import NamedTuple
 __all__ = [
     "AGENT_JOINED",
     "CHOOSE_LANGUAGE",
+    "COMMAND_LANGUAGE",
+    "COMMAND_START",
+    "COMMAND_TRANSCRIPT",
     "CONVERSATION_CLOSED",
     "DELIVERY_FAILED",
     "FAQ_ANSWERED",
@@ -147,3 +150,12 @@ FAQ_PERSON = _("Talk to a person")
 FAQ_PERSON_COMING = _("Someone from our team will be with you shortly.")
 # TRANSLATORS: Sent after the customer pressed "That answers my question"; the conversation is closed then.
 FAQ_THANKS = _("Glad we could help! Write again any time if you need anything else.")
+
+# The bot's command menu in Telegram (channels/telegram/menu.py): shown next to each command when the customer
+# opens the Menu button or types "/".
+# TRANSLATORS: Telegram's command menu: what /start does (at most 256 characters; keep it short).
+COMMAND_START = _("Start a conversation with our support team")
+# TRANSLATORS: Telegram's command menu: what /language does (keep it short).
+COMMAND_LANGUAGE = _("Choose the language we write to you in")
+# TRANSLATORS: Telegram's command menu: what /transcript does (keep it short).
+COMMAND_TRANSCRIPT = _("Get your latest conversation as a text file")

@@ -20,6 +20,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from bridge.sandbox.telegram_commands import BotCommands
 from bridge.sandbox.telegram_markup import EntityParseError, plain_text
 from bridge.sandbox.telegram_page import add_page_routes
 
@@ -317,6 +318,7 @@ class TelegramEmulator:
         self.chat_actions: list[Json] = []
         self.answered_callbacks: list[Json] = []
         self.requests: list[tuple[str, Json]] = []
+        self.bot_commands = BotCommands(_bad_request)  # the menus of setMyCommands, per language
         self._sent: list[Json] = []
         self._chats: dict[int, _Chat] = {}
         self._files: dict[str, StoredFile] = {}
@@ -663,6 +665,9 @@ class TelegramEmulator:
             "getFile": self._get_file,
             "answerCallbackQuery": self._answer_callback_query,
             "sendChatAction": self._send_chat_action,
+            "setMyCommands": self._set_my_commands,
+            "getMyCommands": self._get_my_commands,
+            "deleteMyCommands": self._delete_my_commands,
         }
         return {name.lower(): handler for name, handler in methods.items()}
 
@@ -904,6 +909,19 @@ class TelegramEmulator:
             raise BotApiError(403, "Forbidden: bot was blocked by the user")
         chat.action_at = time.time()
         self.chat_actions.append({"chat_id": chat.id, "action": action, "at": chat.action_at})
+        self._touch()
+        return True
+
+    async def _set_my_commands(self, params: _Params) -> object:
+        self.bot_commands.set(params.json("commands"), params.text("language_code"), params.json("scope"))
+        self._touch()
+        return True
+
+    async def _get_my_commands(self, params: _Params) -> object:
+        return self.bot_commands.get(params.text("language_code"), params.json("scope"))
+
+    async def _delete_my_commands(self, params: _Params) -> object:
+        self.bot_commands.delete(params.text("language_code"), params.json("scope"))
         self._touch()
         return True
 

@@ -56,7 +56,11 @@ class _ChatPage:
         chat_id = _chat_id(request)
         since = int(request.query.get("since", "-1"))
         await self.emulator.wait_changed(since, LONG_POLL_SECONDS if since >= 0 else 0)
-        return _json({"version": self.emulator.version, **self.emulator.transcript(chat_id)})
+        transcript = self.emulator.transcript(chat_id)
+        known = next((chat for chat in self.emulator.chats() if chat["id"] == chat_id), None)
+        language = known["language_code"] if known else request.query.get("language_code")
+        menu = self.emulator.bot_commands.for_user(language)  # what the Menu button lists for this customer
+        return _json({"version": self.emulator.version, **transcript, "commands": menu})
 
     async def send(self, request: web.Request) -> web.Response:
         form = await request.post()

@@ -36,6 +36,7 @@ from channels.telegram.choices import ChoiceButtons, choice_keyboard
 from channels.telegram.commands import CustomerCommands
 from channels.telegram.errors import retry_after, to_delivery_error
 from channels.telegram.media import MediaSender
+from channels.telegram.menu import publish_menu
 from channels.telegram.translate import (
     ALLOWED_UPDATES,
     FILE_URL_SCHEME,
@@ -137,6 +138,7 @@ class TelegramChannel:
             CustomerCommands(self.bot, customer_texts, sink, transcripts) if customer_texts is not None else None
         )
         self._choices = ChoiceButtons(self.application, sink)  # buttons under our messages (the survey's 1-5)
+        self._catalogs = customer_texts.catalogs if customer_texts is not None else None  # the command menu's
         self._seen = _SeenUpdates()
         self._pacer = _ChatPacer()
         self._poller: asyncio.Task[None] | None = None
@@ -161,6 +163,8 @@ class TelegramChannel:
             raise TelegramStartupError(f"Telegram rejected TELEGRAM_BOT_TOKEN or is unreachable: {exc}") from exc
         await self.application.start()
         log.info("telegram: connected as @%s (%s mode)", self.bot.username, self._settings.mode)
+        if self._catalogs is not None:
+            await publish_menu(self.bot, self._catalogs)  # the Menu button: /start, /language, /transcript
         if self._fetchers is not None:
             self._fetchers.register(FILE_URL_SCHEME.rstrip(":"), self.fetch_file)
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge.engine import DELIVERY, MESSAGE, Engine, delivery_row, message_row
 from bridge.events import AuthorKind, ChannelKind, CustomerMessage, ExternalRef, Profile, ReceiptStatus
-from bridge.model import utcnow
+from bridge.model import as_utc, utcnow
 from bridge.schema import upgrade
 from bridge.store import Store
 
@@ -124,3 +125,18 @@ async def test_a_failing_batch_fails_its_waiters_and_the_writer_goes_on(store: S
     assert stored is not None
     sources = await store.fetch_all(sa.select(MESSAGE.c.source_id).order_by(MESSAGE.c.id))
     assert [source_id for (source_id,) in sources] == ["visitor:0", "good"]
+
+
+async def test_timestamps_are_stored_exactly(store: Store) -> None:
+    conversation_id = await _open_conversation(store, "visitor")
+    stamp = datetime(2026, 11, 23, 21, 5, 7, 123456, tzinfo=UTC)
+    row = _row(conversation_id, "timed", created_at=stamp)
+    delivery = {**_to_slack(conversation_id), "created_at": stamp, "next_attempt_at": stamp}
+    message_id = await store.writer.submit_message(row, [delivery])
+
+    stored = await store.fetch_one(
+        sa.select(MESSAGE.c.created_at, MESSAGE.c.edited_at).where(MESSAGE.c.id == message_id)
+    )
+    assert stored is not None and as_utc(stored.created_at) == stamp and stored.edited_at is None
+    due = await store.fetch_one(sa.select(DELIVERY.c.next_attempt_at).where(DELIVERY.c.message_id == message_id))
+    assert due is not None and as_utc(due.next_attempt_at) == stamp

@@ -55,6 +55,9 @@ def root(h: Harness, index: int = 0) -> str:
 
 
 def texts_in(h: Harness, index: int = 0) -> list[str]:
+    """The texts in the thread of the ``index``-th conversation (none before its card is posted)."""
+    if len(h.slack.channel_messages()) <= index:
+        return []
     return [m["text"] for m in h.slack.thread(root(h, index))]
 
 

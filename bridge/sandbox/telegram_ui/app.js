@@ -1,7 +1,7 @@
 // Chat page of the loopback Telegram emulator: plays the customer's Telegram app (no innerHTML for content).
 "use strict";
 
-const state = { chatId: null, version: -1, poll: null, blocked: false, bot: null };
+const state = { chatId: null, version: -1, poll: null, blocked: false, bot: null, commands: [], commandFilter: null };
 const $ = (id) => document.getElementById(id);
 
 function el(tag, className, text) {
@@ -85,6 +85,9 @@ function render(data) {
   if (data.blocked) box.append(el("div", "service", "You blocked this bot"));
   if (nearBottom || state.version < 0) box.scrollTop = box.scrollHeight;
   state.blocked = data.blocked;
+  state.commands = data.commands || [];
+  $("menu").hidden = !state.commands.length;
+  showCommands(state.commandFilter);
   $("block").textContent = data.blocked ? "Unblock bot" : "Block bot";
   $("bot-status").textContent = data.blocked ? "blocked" : data.typing ? "typing\u2026" : "bot";
 }
@@ -117,7 +120,8 @@ async function refreshChats() {
 async function pollLoop(chatId, signal) {
   while (!signal.aborted && state.chatId === chatId) {
     try {
-      const res = await fetch(`/ui/api/chats/${chatId}?since=${state.version}`, { signal });
+      const language = encodeURIComponent($("language").value);
+      const res = await fetch(`/ui/api/chats/${chatId}?since=${state.version}&language_code=${language}`, { signal });
       const data = await res.json();
       if (state.chatId !== chatId) return;
       render(data);
@@ -133,6 +137,7 @@ async function pollLoop(chatId, signal) {
 function openChat(chatId) {
   if (state.poll) state.poll.abort();
   state.chatId = chatId;
+  localStorage.setItem("tg-chat", String(chatId));
   state.version = -1;
   state.poll = new AbortController();
   pollLoop(chatId, state.poll.signal);
@@ -170,10 +175,33 @@ async function send(event) {
     $("text").value = "";
     $("file").value = "";
     showAttachment();
+    showCommands(null);
   } finally {
     $("send").disabled = false;
     $("text").focus();
   }
+}
+
+// The bot's commands as Telegram lists them: all of them from the Menu button, the matching ones while typing "/".
+function showCommands(typed) {
+  state.commandFilter = typed;
+  const list = $("commands");
+  const shown = typed === null ? [] : state.commands.filter((c) => ("/" + c.command).startsWith(typed));
+  list.replaceChildren();
+  for (const command of shown) {
+    const item = el("button");
+    item.type = "button";
+    item.setAttribute("role", "menuitem");
+    item.append(el("span", "command-name", "/" + command.command), el("span", "command-desc", command.description));
+    item.addEventListener("click", () => {
+      $("text").value = "/" + command.command;
+      showCommands(null);
+      $("composer").requestSubmit();
+    });
+    list.append(item);
+  }
+  list.hidden = !shown.length;
+  $("menu").setAttribute("aria-expanded", String(!list.hidden));
 }
 
 function showAttachment() {
@@ -188,9 +216,23 @@ $("profile").addEventListener("submit", (event) => {
 });
 $("composer").addEventListener("submit", send);
 $("file").addEventListener("change", showAttachment);
+$("menu").addEventListener("click", () => showCommands($("commands").hidden ? "/" : null));
+$("text").addEventListener("input", () => showCommands(/^\/\w*$/.test($("text").value) ? $("text").value : null));
 $("block").addEventListener("click", async () => {
   if (state.chatId === null) return;
   await post(`/ui/api/chats/${state.chatId}/block`, { blocked: !state.blocked });
 });
-refreshChats();
-openChat(Number($("chat-id").value));
+// Back on the page: reopen the last chat as its customer (name and language), so the next message keeps them.
+async function start() {
+  const last = Number(localStorage.getItem("tg-chat"));
+  const chats = (await (await fetch("/ui/api/chats")).json()).chats;
+  const chat = chats.find((c) => c.id === last) || chats[chats.length - 1];
+  if (chat) {
+    $("first-name").value = chat.first_name;
+    $("language").value = chat.language_code || "";
+    $("chat-id").value = chat.id;
+  }
+  openChat(Number($("chat-id").value));
+}
+
+start();
