@@ -341,10 +341,11 @@ class Desk:
     # ------------------------------------------------------------------ customers' messages
 
     async def receive(self, inbound: Inbound) -> Receipt:
-        """The channels' sink: ``Engine.receive`` plus routing, CSAT answers, reopening and urgent keywords.
+        """The channels' sink: ``Engine.receive`` plus routing, CSAT answers, reopening, urgent keywords and the FAQ
+        bot.
 
         Only a customer without a cached route (their first message since start, or after a close) costs a
-        lookup here; the hot path adds a keyword search.
+        lookup here; the hot path adds keyword searches (the FAQ bot reads the conversation only on a hit).
         """
         if isinstance(inbound, CustomerChoice):
             return await self._choice(inbound)

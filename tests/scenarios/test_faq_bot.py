@@ -131,6 +131,21 @@ async def test_talk_to_a_person_mentions_the_agent_who_has_the_conversation(faq_
         await until_in_thread(h, f"{ASKED_NOTE} <@{ALEX}>")
 
 
+async def test_with_routing_on_a_person_asked_for_in_the_queue_is_routed(faq_harness: Harness) -> None:
+    h = faq_harness
+    await h.slack.post_command("/away", "", user=ALEX)  # routing is on, and nobody is free
+    async with h.widget(name="Lucía", locale="es") as widget:
+        answer = await spanish_customer_asks_for_a_refund(h, widget)  # the bot answers before routing
+        await gets(widget, h.bridge.catalogs.gettext("es", texts.QUEUE_POSITION, position=1))
+
+        await choose(widget, answer["id"], "faq:person")
+
+        await until_in_thread(h, ASKED_NOTE)
+        await h.slack.wait_for(lambda: sum("number 1 in the queue" in t for t in texts_in(h)) == 2)  # routed again
+        await h.slack.post_command("/available", "", user=ALEX)
+        await h.slack.wait_for(lambda: card_fields(h)["Assignee"] == f"<@{ALEX}>")
+
+
 async def test_that_answers_my_question_resolves_it_and_stats_count_it_as_the_bots(faq_harness: Harness) -> None:
     h = faq_harness
     async with h.widget(name="Lucía", locale="es") as lucia:
@@ -164,6 +179,28 @@ async def test_that_answers_my_question_resolves_it_and_stats_count_it_as_the_bo
     fields = [f["text"] for block in json.loads(body)["blocks"] for f in block.get("fields") or ()]
     assert "*Resolved by the bot alone*\n50%" in fields
     assert "*Resolution rate*\n100% (2 resolved)" in fields
+
+
+async def test_after_a_bot_resolution_the_customer_writing_again_reopens_and_old_buttons_are_stale(
+    faq_harness: Harness,
+) -> None:
+    h = faq_harness
+    async with h.widget(name="Lucía", locale="es") as widget:
+        first = await spanish_customer_asks_for_a_refund(h, widget)
+        await choose(widget, first["id"], "faq:answered")
+        await until_in_thread(h, RESOLVED_NOTE)
+
+        await widget.say("Ahora olvidé mi contraseña", "c2")
+
+        await until_in_thread(h, "The customer wrote again: conversation reopened.")
+        [_, second] = await bot_answers(widget, 2)
+        assert second["text"] == h.bridge.catalogs.canned("es", "password_reset").text
+        old = await choose(widget, first["id"], "faq:person")  # that answer was pressed already
+        assert (old["type"], old["code"]) == ("error", "stale_choice")
+        new = await choose(widget, second["id"], "faq:person")
+        assert new["type"] == "chosen"
+        await until_in_thread(h, ASKED_NOTE)
+        assert card_fields(h)["Status"] == "🟢 Open"
 
 
 async def test_no_bot_answer_once_an_agent_replied(faq_harness: Harness) -> None:
