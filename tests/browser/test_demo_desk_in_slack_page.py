@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, expect
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.cli import demo_page
 from bridge.sandbox.slack_manifest import read_manifest
@@ -97,6 +98,15 @@ async def test_an_agent_works_the_conversation_from_the_slack_page(demo: Harness
     async with aiohttp.ClientSession() as session, session.get(str(demo.slack_server.make_url(str(href)))) as got:
         assert got.status == 200 and "Where is my parcel?" in await got.text()
     await slack.screenshot(path=str(SHOTS / "thread.png"))
+
+    root = demo.slack.channel_messages()[0]["ts"]  # a permalink (as on a card's "Earlier" line) opens its thread here
+    client = AsyncWebClient(token=demo.slack.bot_token, base_url=demo.slack.api_url)
+    link = (await client.chat_getPermalink(channel=demo.slack.support_channel, message_ts=root))["permalink"]
+    await client.chat_postMessage(channel=demo.slack.support_channel, text=f"Earlier: <{link}|#1 · resolved>")
+    await slack.locator("#thread-close").click()
+    await slack.get_by_role("link", name="#1 · resolved").click()
+    await expect(thread).to_be_visible()
+    await expect(thread.locator("#thread-messages .msg").first).to_have_attribute("data-ts", root)
     assert problems == [] and slack_problems == []
 
 

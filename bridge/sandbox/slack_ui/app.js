@@ -14,6 +14,8 @@ const EMOJI = {
   hourglass: "\u231B", lock: "\u{1F512}", paperclip: "\u{1F4CE}", thumbsup: "\u{1F44D}", "+1": "\u{1F44D}", pushpin: "\u{1F4CC}",
 };
 const SAFE_LINK = /^(https?:|mailto:)/i;
+// chat.getPermalink's links into this workspace (e.g. a card's "Earlier" conversations) open the thread here.
+const PERMALINK = /^https:\/\/[\w-]+\.slack\.com\/archives\/[A-Z0-9]+\/p(\d+)(\d{6})(?:\?thread_ts=([\d.]+))?/;
 const COLORS = ["#e8912d", "#2bac76", "#4a154b", "#1264a3", "#e01e5a", "#36c5f0", "#9c27b0", "#795548"];
 
 function el(tag, className, text) {
@@ -72,6 +74,17 @@ function appendToken(parent, token) {
     parent.appendChild(el("span", "mention", "#" + (label || target.slice(1))));
   } else if (target.startsWith("!")) {
     parent.appendChild(el("span", "mention", "@" + (label || target.slice(1).split("^")[0])));
+  } else if (PERMALINK.test(unescapeSlack(target))) {
+    const [, seconds, micros, threadTs] = PERMALINK.exec(unescapeSlack(target));
+    const a = el("a", null, unescapeSlack(label || target));
+    a.href = "#thread-" + (threadTs || seconds + "." + micros);
+    a.addEventListener("click", (ev) => {
+      ev.preventDefault();
+      ev.stopPropagation();
+      showPane("channel");
+      openThread(threadTs || seconds + "." + micros);
+    });
+    parent.appendChild(a);
   } else if (SAFE_LINK.test(target)) {
     const a = el("a", null, unescapeSlack(label || target));
     a.href = unescapeSlack(target);
