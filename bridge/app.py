@@ -97,6 +97,7 @@ def build_app(
     web_module = importlib.import_module("channels.web")
     channels[ChannelKind.WEB] = web_module.WebChannel(
         sink=desk.receive,
+        sink_soon=desk.receive_soon,
         store=store,
         identify=engine.identify,
         allowed_origins=settings.allowed_origins,

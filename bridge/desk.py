@@ -9,6 +9,7 @@ priority.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -365,6 +366,42 @@ class Desk:
                     return answered
             queued = await self._engine.queue_customer_message(inbound)
         return await self._stored_customer_message(inbound, await queued, new=new, reopened=reopened)
+
+    def receive_soon(self, inbound: Inbound) -> asyncio.Future[Receipt] | None:
+        """``receive``'s hot path without a task per message (for pipelined widget messages): a customer message
+        whose open conversation is cached is queued for the writer now, and the future gives its receipt once it
+        is committed. None for anything else: that goes through ``receive``."""
+        if not isinstance(inbound, CustomerMessage):
+            return None
+        if (inbound.source.channel, inbound.source.external_id) in self._first_messages:
+            return None
+        queued = self._engine.submit_routed(inbound)
+        if queued is None:
+            return None
+        stored, conversation_id = queued
+        receipt: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+
+        async def the_full_way() -> Receipt:
+            done = await self._engine.customer_receipt(stored, inbound, conversation_id)
+            return await self._stored_customer_message(inbound, done)
+
+        def committed(done: asyncio.Future[int | None]) -> None:
+            if done.cancelled() or done.exception() is not None or done.result() is None or self._keywords(inbound):
+                # a failure, a duplicate (whose id is looked up) or keyword work (FAQ, urgent): in a task
+                asyncio.ensure_future(the_full_way()).add_done_callback(lambda task: _settle(receipt, task))
+            elif not receipt.done():
+                receipt.set_result(
+                    Receipt(status=ReceiptStatus.STORED, message_id=done.result(), conversation_id=conversation_id)
+                )
+
+        stored.add_done_callback(committed)
+        return receipt
+
+    def _keywords(self, inbound: CustomerMessage) -> bool:
+        """Whether the message names an FAQ or urgent keyword (``_after_customer_message`` has work to do)."""
+        if self._faq is not None and self._faq.mentioned(inbound.text):
+            return True
+        return self._urgent is not None and self._urgent.search(inbound.text) is not None
 
     async def _first_message(self, inbound: CustomerMessage) -> tuple[Receipt | None, bool, bool]:
         """A customer's message with no cached route: a survey answer (its receipt), or whether it starts a new
@@ -727,3 +764,15 @@ async def tell_customer(
     message_id = (await conn.execute(sa.insert(MESSAGE).values(**message).returning(MESSAGE.c.id))).scalar()
     delivery = delivery_row(conversation_id=conversation_id, target=customer, key=f"{key}>customer", now=now)
     await conn.execute(sa.insert(DELIVERY).values(message_id=message_id, **delivery))
+
+
+def _settle(receipt: asyncio.Future[Receipt], task: asyncio.Future[Receipt]) -> None:
+    """Give ``receipt`` the outcome of ``task``."""
+    if receipt.done():
+        return
+    if task.cancelled():
+        receipt.cancel()
+    elif (exc := task.exception()) is not None:
+        receipt.set_exception(exc)
+    else:
+        receipt.set_result(task.result())

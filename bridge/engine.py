@@ -134,19 +134,31 @@ class Engine:
         """Find or open the customer's conversation and queue ``inbound`` for the next group commit; await the
         result for its receipt (once committed). Messages queued one after another are committed in that order."""
         route = await self._route(inbound.source, inbound.profile)
+        stored = self._submit_customer_message(inbound, route.conversation_id)
+        return self.customer_receipt(stored, inbound, route.conversation_id)
+
+    def submit_routed(self, inbound: CustomerMessage) -> tuple[asyncio.Future[int | None], int] | None:
+        """The hot path, without awaiting: when the customer's open conversation is cached, queue ``inbound`` now
+        and return the writer's future (its message id, None for a duplicate) and the conversation; else None."""
+        route = self._routes.get((inbound.source.channel, inbound.source.external_id))
+        if route is None:
+            return None
+        return self._submit_customer_message(inbound, route.conversation_id), route.conversation_id
+
+    def _submit_customer_message(self, inbound: CustomerMessage, conversation_id: int) -> asyncio.Future[int | None]:
         now = utcnow()
-        message = customer_message_row(inbound, route.conversation_id, now)
+        message = customer_message_row(inbound, conversation_id, now)
         delivery = delivery_row(
-            conversation_id=route.conversation_id,
-            target=ExternalRef(channel=ChannelKind.SLACK, external_id=str(route.conversation_id)),
+            conversation_id=conversation_id,
+            target=ExternalRef(channel=ChannelKind.SLACK, external_id=str(conversation_id)),
             now=now,
         )
-        stored = self._store.writer.submit_message(message, [delivery])
-        return self._customer_receipt(stored, inbound, route.conversation_id)
+        return self._store.writer.submit_message(message, [delivery])
 
-    async def _customer_receipt(
+    async def customer_receipt(
         self, stored: Awaitable[int | None], inbound: CustomerMessage, conversation_id: int
     ) -> Receipt:
+        """The receipt of a queued customer message, once committed (a duplicate's is looked up)."""
         message_id = await stored
         if message_id is None:  # a redelivery: tell the adapter which message it already is
             return await self._duplicate(inbound.source.channel, inbound.source_id, conversation_id)

@@ -6,6 +6,7 @@ implement it. It lives here so the dependency runs ``channels -> bridge`` only.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import ClassVar, Protocol, Self
@@ -16,6 +17,9 @@ from bridge.events import ChannelKind, Delivered, ExternalRef, Inbound, Outbound
 
 InboundSink = Callable[[Inbound], Awaitable[Receipt]]
 """``Engine.receive``: an adapter acknowledges the platform only after it returns."""
+
+InboundSinkSoon = Callable[[Inbound], "asyncio.Future[Receipt] | None"]
+"""``Desk.receive_soon``: the hot path without a task, or None (then use the ``InboundSink``)."""
 
 
 class Channel(Protocol):

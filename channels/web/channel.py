@@ -30,7 +30,7 @@ from bridge.events import (
 from bridge.history import HistoryItem, customer_history, identity_exists
 from bridge.store import Store
 from bridge.transcript import Transcripts
-from channels.base import InboundSink
+from channels.base import InboundSink, InboundSinkSoon
 from channels.web.choices import choice_views, chosen_frame
 from channels.web.middleware import OriginCheck, SocketCap
 from channels.web.protocol import (
@@ -75,6 +75,7 @@ class WebChannel:
         sink: InboundSink,
         store: Store,
         identify: Identify,
+        sink_soon: InboundSinkSoon | None = None,
         allowed_origins: Sequence[str],
         widget_bundle: WidgetBundle | None = None,
         demo_page: str | None = None,
@@ -82,6 +83,7 @@ class WebChannel:
         transcripts: Transcripts | None = None,
     ) -> None:
         self._sink = sink
+        self._sink_soon = sink_soon  # the hot path without a task per message, when the sink has one
         self._store = store
         self._identify = identify
         self._origins = OriginCheck(allowed_origins)
@@ -213,10 +215,11 @@ class Session:
         # Messages handed to the sink, in frame order, with the task storing each one. Frames
         # are read on while earlier ones wait for their group commit (so one socket's messages
         # share commits); acks still leave only after the commit, in frame order.
-        self._pending: deque[tuple[str, asyncio.Task[Receipt]]] = deque()
+        self._pending: deque[tuple[str, asyncio.Future[Receipt]]] = deque()
         self._acker: asyncio.Task[None] | None = None
         self._acked_upto = 0  # highest message id acknowledged on this socket (ids grow in commit order)
         self._ack_batches = False  # the client takes one ``acks`` frame for messages committed together
+        self._tasks = 0  # messages handed to the sink in a task and not stored yet
         self._ack_sent = asyncio.Event()
         self._choosing: asyncio.Future[None] | None = None  # a pressed choice being stored
 
@@ -328,22 +331,27 @@ class Session:
         sent.append(now)
         if len(self._pending) >= PIPELINE:  # backpressure: wait for the oldest commit
             await asyncio.wait([self._pending[0][1]])
-        # Tasks start in creation order and reach the writer's queue in that order, so the
-        # socket's messages are committed (and numbered) in the order they were sent.
-        task = asyncio.get_running_loop().create_task(
-            self._channel._sink(
-                CustomerMessage(
-                    source=_ref(self._visitor),
-                    source_id=f"{self._visitor}:{say.client_id}",
-                    text=say.text,
-                    profile=self._profile,
-                )
-            )
+        inbound = CustomerMessage(
+            source=_ref(self._visitor),
+            source_id=f"{self._visitor}:{say.client_id}",
+            text=say.text,
+            profile=self._profile,
         )
+        # The socket's messages must reach the writer's queue in the order they were sent: the hot path queues
+        # at once, tasks start in creation order, so the hot path is taken only while no task is in flight.
+        soon = self._channel._sink_soon
+        task = soon(inbound) if soon is not None and not self._tasks else None
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._channel._sink(inbound))
+            self._tasks += 1
+            task.add_done_callback(self._task_done)
         task.add_done_callback(_retrieve)
         self._pending.append((say.client_id, task))
         if self._acker is None:
             self._acker = asyncio.get_running_loop().create_task(self._ack())
+
+    def _task_done(self, _task: asyncio.Future[Receipt]) -> None:
+        self._tasks -= 1
 
     async def _ack(self) -> None:
         """Acknowledge stored messages in frame order; a failed store closes the socket (the widget resends).
@@ -398,11 +406,11 @@ class Session:
         return acks
 
 
-def _done(task: asyncio.Task[Any]) -> asyncio.Future[None]:
+def _done(task: asyncio.Future[Any]) -> asyncio.Future[None]:
     """A future that completes with ``task`` (cheaper than ``asyncio.wait``; cancelling it leaves the task alone)."""
     waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    def wake(_task: asyncio.Task[Any]) -> None:
+    def wake(_task: asyncio.Future[Any]) -> None:
         if not waiter.done():
             waiter.set_result(None)
 
@@ -410,7 +418,7 @@ def _done(task: asyncio.Task[Any]) -> asyncio.Future[None]:
     return waiter
 
 
-def _retrieve(task: asyncio.Task[Any]) -> None:
+def _retrieve(task: asyncio.Future[Any]) -> None:
     """Mark a store task's error as seen (the acker reports it, unless the socket is gone)."""
     if not task.cancelled():
         task.exception()
