@@ -158,6 +158,7 @@ class Desk:
         self._engine = engine
         self._catalogs = catalogs
         self._urgent = routing.keyword_pattern(urgent_keywords)
+        self._urgent_starts = routing.first_words(urgent_keywords)  # a message without one of these is not urgent
         self._clock = clock
         self._listeners: list[Listener] = []
         self._first_messages = KeyedLocks()  # customers whose messages take the slow path, one at a time
@@ -399,9 +400,12 @@ class Desk:
 
     def _keywords(self, inbound: CustomerMessage) -> bool:
         """Whether the message names an FAQ or urgent keyword (``_after_customer_message`` has work to do)."""
-        if self._faq is not None and self._faq.mentioned(inbound.text):
+        words = faq.words_of(inbound.text)  # one pass over the text for both checks
+        if self._faq is not None and self._faq.mentioned(inbound.text, words):
             return True
-        return self._urgent is not None and self._urgent.search(inbound.text) is not None
+        if self._urgent is None or self._urgent_starts.isdisjoint(words):
+            return False
+        return self._urgent.search(inbound.text) is not None
 
     async def _first_message(self, inbound: CustomerMessage) -> tuple[Receipt | None, bool, bool]:
         """A customer's message with no cached route: a survey answer (its receipt), or whether it starts a new

@@ -53,6 +53,7 @@ __all__ = [
     "handoff_key",
     "settle",
     "split_keywords",
+    "words_of",
 ]
 
 ASKED_NOTE = "The customer asked for a person."
@@ -87,6 +88,11 @@ def handoff_key(conversation_id: int) -> str:
     return f"faq-handoff:{conversation_id}"
 
 
+def words_of(text: str) -> frozenset[str]:
+    """The case-folded words of a message, for keyword checks (the FAQ's and the urgent words)."""
+    return frozenset(_WORD.findall(text.casefold()))
+
+
 def split_keywords(text: str) -> list[str]:
     """``"refund, money back"`` -> ``["refund", "money back"]`` (typographic apostrophes made plain)."""
     return [word.strip().replace("’", "'") for word in _SEPARATORS.split(text) if word.strip()]
@@ -115,15 +121,16 @@ class Keywords:
         self._compiled = _compile(_read(catalogs))
         self._checked_at = time.monotonic()
 
-    def mentioned(self, text: str) -> bool:
+    def mentioned(self, text: str, words: frozenset[str] | None = None) -> bool:
         """Whether ``text`` names any FAQ keyword of any language (the hot path: a few microseconds, no database).
 
-        Only the keywords starting with one of the message's words are tried, so common words cost little.
+        Only the keywords starting with one of the message's ``words`` (``words_of(text)``, computed here when not
+        given) are tried, so common words cost little.
         """
         compiled = self._current()
-        if compiled.unspaced is not None and compiled.unspaced.search(text) is not None:
+        if compiled.unspaced is not None and not text.isascii() and compiled.unspaced.search(text) is not None:
             return True
-        starts = compiled.by_first_word.keys() & _WORD.findall(text.casefold())
+        starts = compiled.by_first_word.keys() & (words_of(text) if words is None else words)
         return any(compiled.by_first_word[word].search(text) is not None for word in starts)
 
     def match(self, locale: str, text: str) -> str | None:

@@ -40,6 +40,11 @@ def keyword_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(rf"\b(?:{'|'.join(escaped)})\b", re.IGNORECASE) if escaped else None
 
 
+def first_words(words: Iterable[str]) -> frozenset[str]:
+    """The case-folded first word of each keyword: a message none of whose words is among them matches none."""
+    return frozenset(found[0] for w in words if (found := re.findall(r"\w+", w.casefold())))
+
+
 async def set_availability(
     conn: AsyncConnection, user: str, *, name: str | None, available: bool, max_open: int | None
 ) -> None:
