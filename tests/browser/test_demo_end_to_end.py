@@ -2,41 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from playwright.async_api import Browser, expect
 
-from bridge.cli import demo_page
 from tests.support.chromium import OUT, new_page
-from tests.support.harness import Harness, running_bridge, running_slack
+from tests.support.harness import Harness
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-async def demo(tmp_path: Path) -> AsyncIterator[Harness]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'switchboard.db'}"
-    async with running_slack() as (slack, slack_server):
-        page = demo_page(slack_url=str(slack_server.make_url("/")))
-        async with running_bridge(url, tmp_path, slack, slack_server, demo_page=page) as harness:
-            yield harness
-
-
-async def test_widget_message_reaches_slack_thread_and_reply_comes_back(demo: Harness, browser: Browser) -> None:
+async def test_widget_message_reaches_slack_thread_and_reply_comes_back(demo_bridge: Harness, browser: Browser) -> None:
     page, problems = await new_page(browser)
-    await page.goto(demo.url("/"))
+    await page.goto(demo_bridge.url("/"))
     await page.locator(".sb-launcher").click()
     await expect(page.locator(".sb-root")).to_have_attribute("data-conn", "online")
     await page.locator("textarea.sb-input").fill("Hello from the browser, my order is late")
     await page.keyboard.press("Enter")
     await expect(page.locator(".sb-own").last.locator(".sb-meta")).to_contain_text("Delivered", timeout=10_000)
 
-    await demo.slack.wait_for(lambda: bool(demo.slack.channel_messages()), 10)
-    root = demo.slack.channel_messages()[0]["ts"]
-    assert [m["text"] for m in demo.slack.thread(root)] == ["Hello from the browser, my order is late"]
-    await demo.slack.agent_says("Hi! I am looking into it right now.", thread_ts=root)
+    await demo_bridge.slack.wait_for(lambda: bool(demo_bridge.slack.channel_messages()), 10)
+    root = demo_bridge.slack.channel_messages()[0]["ts"]
+    assert [m["text"] for m in demo_bridge.slack.thread(root)] == ["Hello from the browser, my order is late"]
+    await demo_bridge.slack.agent_says("Hi! I am looking into it right now.", thread_ts=root)
     await expect(page.locator(".sb-other:not(.sb-greeting)").last).to_contain_text(
         "Hi! I am looking into it right now.", timeout=10_000
     )

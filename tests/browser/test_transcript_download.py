@@ -3,34 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, expect
 
-from bridge.cli import demo_page
 from tests.support.chromium import OUT, new_page
-from tests.support.harness import Harness, running_bridge, running_slack
+from tests.support.harness import Harness
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-async def bridge(tmp_path: Path) -> AsyncIterator[Harness]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'switchboard.db'}"
-    async with running_slack() as (slack, slack_server):
-        page = demo_page(slack_url=str(slack_server.make_url("/")))
-        async with running_bridge(url, tmp_path, slack, slack_server, demo_page=page) as harness:
-            yield harness
-
-
-async def test_download_control_saves_the_transcript(bridge: Harness, browser: Browser) -> None:
+async def test_download_control_saves_the_transcript(demo_bridge: Harness, browser: Browser) -> None:
     page, problems = await new_page(browser, locale="es-ES", timezone_id="Europe/Madrid", accept_downloads=True)
     urls: list[str] = []
     page.on("request", lambda request: urls.append(request.url))
     page.on("websocket", lambda socket: urls.append(socket.url))
-    await page.goto(bridge.url("/"))
+    await page.goto(demo_bridge.url("/"))
     await page.locator(".sb-launcher").click()
     await expect(page.locator(".sb-root")).to_have_attribute("data-conn", "online")
     save = page.get_by_role("button", name="Descargar transcripción")
@@ -38,11 +27,11 @@ async def test_download_control_saves_the_transcript(bridge: Harness, browser: B
 
     await page.locator("textarea.sb-input").fill("Hola, mi pedido no ha llegado")
     await page.keyboard.press("Enter")
-    await bridge.slack.wait_for(lambda: bool(bridge.slack.channel_messages()), 10)
-    root = bridge.slack.channel_messages()[0]["ts"]
-    await bridge.slack.wait_for(lambda: len(bridge.slack.thread(root)) == 1, 10)
-    await bridge.slack.agent_says("Lo revisamos ahora mismo", thread_ts=root)
-    await bridge.slack.agent_says("// cliente habitual", thread_ts=root)
+    await demo_bridge.slack.wait_for(lambda: bool(demo_bridge.slack.channel_messages()), 10)
+    root = demo_bridge.slack.channel_messages()[0]["ts"]
+    await demo_bridge.slack.wait_for(lambda: len(demo_bridge.slack.thread(root)) == 1, 10)
+    await demo_bridge.slack.agent_says("Lo revisamos ahora mismo", thread_ts=root)
+    await demo_bridge.slack.agent_says("// cliente habitual", thread_ts=root)
     await expect(page.locator(".sb-other:not(.sb-greeting)").last).to_contain_text("Lo revisamos ahora mismo")
 
     await expect(save).to_be_visible()

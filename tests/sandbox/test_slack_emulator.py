@@ -12,7 +12,6 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
@@ -20,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from yarl import URL
 
 from bridge.sandbox.slack import SlackEmulator, typed_to_wire
+from tests.support.bolt_server import serving_bolt
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-sandbox"
@@ -63,19 +63,8 @@ def client(emulator: SlackEmulator) -> AsyncWebClient:
 @pytest.fixture
 async def bolt(emulator: SlackEmulator, client: AsyncWebClient) -> AsyncIterator[AsyncApp]:
     """A real bolt AsyncApp served on loopback; the emulator's events_url points at it."""
-    app = AsyncApp(signing_secret=SECRET, client=client)
-
-    async def events(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
-
-    web_app = web.Application()
-    web_app.router.add_post("/slack/events", events)
-    server = TestServer(web_app, host="127.0.0.1")
-    await server.start_server()
-    emulator.events_url = str(server.make_url("/slack/events"))
-    yield app
-    await emulator.drain()
-    await server.close()
+    async with serving_bolt(emulator, SECRET, client) as app:
+        yield app
 
 
 async def raw_call(emu: SlackEmulator, method: str, **kwargs: Any) -> tuple[int, dict[str, Any], Any]:
