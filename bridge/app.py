@@ -128,7 +128,16 @@ def build_app(
     for channel in channels.values():
         app.router.add_routes(channel.routes())
     app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_close_connections)
     return app
+
+
+async def _close_connections(app: web.Application) -> None:
+    """On shutdown, before aiohttp waits (up to a minute) for open handlers: close long-lived connections."""
+    for channel in app[BRIDGE].channels.values():
+        close = getattr(channel, "close_connections", None)  # the web channel's sockets; others have none
+        if close is not None:
+            await close()
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:

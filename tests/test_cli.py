@@ -71,8 +71,9 @@ def _is_free(port: int) -> bool:
         return True
 
 
-async def _run_demo(data_dir: Path, port: int) -> tuple[str, list[str]]:
-    """Start ``switchboard demo``, talk to it as a widget visitor, then Ctrl-C it."""
+async def _run_demo(data_dir: Path, port: int, *, tab_open: bool = False) -> tuple[str, list[str]]:
+    """Start ``switchboard demo``, talk to it as a widget visitor, then Ctrl-C it (``tab_open``: with the widget's
+    socket still open, as when a browser tab is left open)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SWITCHBOARD_", "TELEGRAM_"))}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bridge.cli", "demo", "--port", str(port), "--data-dir", str(data_dir),
@@ -100,8 +101,15 @@ async def _run_demo(data_dir: Path, port: int) -> tuple[str, list[str]]:
         async with asyncio.timeout(10):
             while (await ws.receive_json())["type"] != "ack":  # the greeting may come first
                 pass
+        if tab_open:  # the server closes the socket ("going away": the widget reconnects) and stops at once
+            process.send_signal(signal.SIGINT)
+            async with asyncio.timeout(10):
+                while not ws.closed:
+                    await ws.receive()
+            assert ws.close_code == aiohttp.WSCloseCode.GOING_AWAY
         await ws.close()
-    process.send_signal(signal.SIGINT)
+    if not tab_open:
+        process.send_signal(signal.SIGINT)
     _, err = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 0, err.decode()[-2000:]
     return banner, [m["text"] for m in welcome["messages"] if m["author"] == "customer"]
@@ -110,5 +118,5 @@ async def _run_demo(data_dir: Path, port: int) -> tuple[str, list[str]]:
 async def test_demo_starts_stops_on_ctrl_c_and_keeps_history(tmp_path: Path) -> None:
     port = _free_port(span=3)
     _, first = await _run_demo(tmp_path, port)
-    _, second = await _run_demo(tmp_path, port)
+    _, second = await _run_demo(tmp_path, port, tab_open=True)
     assert (first, second) == ([], ["hello demo"]), "the second start must show the first run's message"

@@ -94,6 +94,7 @@ class WebChannel:
         self._transcripts = transcripts  # the ``transcript`` frame: None answers unknown_type
         self._sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self._sessions: dict[web.WebSocketResponse, Session] = {}
+        self._open: set[web.WebSocketResponse] = set()  # every socket, with or without a hello
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
         routes = [
@@ -110,9 +111,13 @@ class WebChannel:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        sockets = [ws for group in self._sockets.values() for ws in group]
+        await self.close_connections()
+
+    async def close_connections(self) -> None:
+        """Close every widget socket (the widget reconnects and replays): the server's shutdown waits for open
+        handlers, up to a minute, before the channels are stopped."""
         await asyncio.gather(
-            *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
+            *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in list(self._open)),
             return_exceptions=True,
         )
 
@@ -148,10 +153,12 @@ class WebChannel:
         if not self._cap.acquire(address):
             return web.json_response({"error": "too many connections from this address"}, status=429)
         ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=30.0)
+        self._open.add(ws)
         try:
             await ws.prepare(request)
             await Session(self, ws).run()
         finally:
+            self._open.discard(ws)
             self._cap.release(address)
         return ws
 
