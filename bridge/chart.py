@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import hmac
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -119,7 +120,7 @@ class ChartLinks:
         expires, signature = query.get("exp", ""), query.get("sig", "")
         if not expires or not signature:
             return "this link needs its exp and sig parameters"
-        if not expires.isdigit() or len(expires) > 12:
+        if not _SECONDS.fullmatch(expires):  # ASCII digits only: "²".isdigit() is true, int("²") is not
             return "exp must be a Unix time in seconds"
         expected = self.signature(path, int(expires))
         if not hmac.compare_digest(expected.encode(), signature.encode()):
@@ -127,6 +128,9 @@ class ChartLinks:
         if int(expires) <= now.timestamp():
             return "this link has expired: open App Home again for a fresh chart"
         return None
+
+
+_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 @final

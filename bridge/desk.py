@@ -48,6 +48,7 @@ from bridge.keyed_locks import KeyedLocks
 from bridge.model import ConversationStatus, as_utc, utcnow
 from bridge.routing import Priority
 from bridge.store import Store
+from bridge.words import words_of
 
 __all__ = ["TAGS", "Actor", "CardState", "Change", "Desk", "EarlierConversation", "NotAConversation", "Stale"]
 
@@ -400,7 +401,7 @@ class Desk:
 
     def _keywords(self, inbound: CustomerMessage) -> bool:
         """Whether the message names an FAQ or urgent keyword (``_after_customer_message`` has work to do)."""
-        words = faq.words_of(inbound.text)  # one pass over the text for both checks
+        words = words_of(inbound.text)  # one pass over the text for both checks
         if self._faq is not None and self._faq.mentioned(inbound.text, words):
             return True
         if self._urgent is None or self._urgent_starts.isdisjoint(words):

@@ -39,6 +39,7 @@ from bridge.engine import CONVERSATION, IDENTITY, MESSAGE
 from bridge.events import ChannelKind, Choice, ExternalRef
 from bridge.i18n import Catalogs, placeholder_names
 from bridge.model import ConversationStatus
+from bridge.words import first_word, words_of
 
 __all__ = [
     "ASKED_NOTE",
@@ -53,7 +54,6 @@ __all__ = [
     "handoff_key",
     "settle",
     "split_keywords",
-    "words_of",
 ]
 
 ASKED_NOTE = "The customer asked for a person."
@@ -86,11 +86,6 @@ def answer_key(conversation_id: int, key: str) -> str:
 def handoff_key(conversation_id: int) -> str:
     """The message key of "someone will be with you shortly": the mark of a conversation handed to the agents."""
     return f"faq-handoff:{conversation_id}"
-
-
-def words_of(text: str) -> frozenset[str]:
-    """The case-folded words of a message, for keyword checks (the FAQ's and the urgent words)."""
-    return frozenset(_WORD.findall(text.casefold()))
 
 
 def split_keywords(text: str) -> list[str]:
@@ -185,7 +180,7 @@ def _compile(lists: Lists) -> _Compiled:
                 if _unspaced(word[0]):
                     unspaced.add(word)
                 else:
-                    first_words.setdefault(_WORD.findall(word.casefold())[0], set()).add(word)
+                    first_words.setdefault(first_word(word) or word, set()).add(word)
     return _Compiled(
         lists=lists,
         keys=keys,

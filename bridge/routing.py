@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge.engine import CONVERSATION
 from bridge.model import Agent, ConversationStatus
+from bridge.words import first_word
 
 AGENT: sa.Table = Agent.__table__  # type: ignore[attr-defined]
 
@@ -42,7 +43,7 @@ def keyword_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
 
 def first_words(words: Iterable[str]) -> frozenset[str]:
     """The case-folded first word of each keyword: a message none of whose words is among them matches none."""
-    return frozenset(found[0] for w in words if (found := re.findall(r"\w+", w.casefold())))
+    return frozenset(word for w in words if (word := first_word(w)) is not None)
 
 
 async def set_availability(

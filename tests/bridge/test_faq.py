@@ -33,6 +33,8 @@ def keywords() -> Keywords:
         ("en", "I can’t log in", "password_reset"),  # a typographic apostrophe
         ("ru", "КАК ВЕРНУТЬ ДЕНЬГИ?", "refund_policy"),  # Unicode case
         ("tr", "Şifremi unuttum", "password_reset"),
+        ("tr", "İade istiyorum", "refund_policy"),  # Turkish capital İ: casefold alone splits the word
+        ("tr", "ŞİFREMİ UNUTTUM", "password_reset"),
         ("zh_Hans", "我想要退款，可以吗", "refund_policy"),  # no spaces between Chinese words
         ("ar", "أريد الاسترداد", "refund_policy"),
         ("pt_BR", "Qual o prazo de entrega?", "shipping_times"),

@@ -141,6 +141,7 @@ async def test_tampered_expired_or_unsigned_chart_links_get_403_with_a_reason(pu
         f"{CHART_PATH}?{ChartLinks('another secret').query(CHART_PATH, int(query['exp']))}": "bad signature",
         CHART_PATH: "this link needs its exp and sig parameters",
         f"{CHART_PATH}?exp=soon&sig={query['sig']}": "exp must be a Unix time in seconds",
+        f"{CHART_PATH}?exp=%C2%B2&sig={query['sig']}": "exp must be a Unix time in seconds",  # "²" is a digit to str
         f"{CHART_PATH}?exp={query['exp']}&sig=%C3%A9": "bad signature",
     }
     for path, reason in cases.items():
