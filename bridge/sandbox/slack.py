@@ -267,6 +267,7 @@ class SlackEmulator:
         self.version = 0
         self._store = _Store()
         self._failures: dict[str, list[_Failure]] = {}
+        self._delays: dict[str, list[float]] = {}  # method -> how late its next calls answer (delay_next)
         self._last_ts_us = 0
         self._triggers: dict[str, _Trigger] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
@@ -363,6 +364,14 @@ class SlackEmulator:
         if status is None:
             status = 429 if error == "ratelimited" else 200
         self._failures.setdefault(method, []).extend(_Failure(status, retry_after, error) for _ in range(count))
+
+    def delay_next(self, method: str, seconds: float, *, count: int = 1) -> None:
+        """Make the next ``count`` calls of ``method`` answer ``seconds`` late (a slow Slack), then work as usual.
+
+        The call is recorded (``calls_to``) when it arrives; its effect (a published view, a shared file)
+        happens only after the delay.
+        """
+        self._delays.setdefault(method, []).extend(seconds for _ in range(count))
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109 (public API)
         """Poll ``predicate`` until true; AssertionError after ``timeout`` seconds."""
@@ -560,6 +569,9 @@ class SlackEmulator:
         method = request.match_info["method"]
         params = await self._request_params(request)
         self.calls.append(RecordedCall(method, params, dict(request.headers), time.monotonic()))
+        delays = self._delays.get(method)
+        if delays:
+            await asyncio.sleep(delays.pop(0))
         failures = self._failures.get(method)
         if failures:
             return self._failure_response(failures.pop(0))

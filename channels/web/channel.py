@@ -311,12 +311,16 @@ class Session:
             raise ProtocolError("unknown_type", "this bridge does not send transcripts")
         if self._visitor is None:
             raise ProtocolError("not_authenticated", "send hello before asking for a transcript")
+        self._throttle()
         frame = await transcript_frame(self._channel._transcripts, _ref(self._visitor), self._profile, request)
         await self._ws.send_str(frame)
 
     async def _choose(self, press: Choose) -> None:
         if self._visitor is None:
             raise ProtocolError("not_authenticated", "send hello before choosing")
+        self._throttle()
+        if self._pending:  # a press must not overtake the messages typed before it (a rating after "thanks")
+            await asyncio.wait([stored for _client_id, stored in self._pending])
         visitor, choosing = self._visitor, asyncio.get_running_loop().create_future()
         self._choosing = choosing  # "delivered" of the stored answer must not overtake its "chosen" (``acked``)
         try:
@@ -326,9 +330,8 @@ class Session:
             self._choosing = None
             choosing.set_result(None)
 
-    async def _say(self, say: Say) -> None:
-        if self._visitor is None:
-            raise ProtocolError("not_authenticated", "send hello before messages")
+    def _throttle(self) -> None:
+        """At most MESSAGES_PER_MINUTE messages, presses and transcript requests per socket per minute."""
         now = time.monotonic()
         sent = self._sent
         while sent and now - sent[0] >= 60.0:
@@ -336,6 +339,11 @@ class Session:
         if len(sent) >= MESSAGES_PER_MINUTE:
             raise ProtocolError("rate_limited", "too many messages; wait a moment")
         sent.append(now)
+
+    async def _say(self, say: Say) -> None:
+        if self._visitor is None:
+            raise ProtocolError("not_authenticated", "send hello before messages")
+        self._throttle()
         if len(self._pending) >= PIPELINE:  # backpressure: wait for the oldest commit
             await asyncio.wait([self._pending[0][1]])
         inbound = CustomerMessage(

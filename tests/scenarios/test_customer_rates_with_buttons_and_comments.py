@@ -181,3 +181,14 @@ async def test_after_the_comment_window_a_message_reopens_instead(harness: Harne
         await until_note(harness, "The customer wrote again: conversation reopened.")
         assert card_fields(harness)["Rating"] == "★★★★☆ 4/5"  # no comment
         assert not any(COMMENTED in t for t in thread_texts(harness))
+
+
+async def test_a_press_right_after_a_typed_message_does_not_overtake_it(harness: Harness) -> None:
+    async with conversation(harness) as widget:
+        survey = await close_and_get_survey(harness, widget)
+        await widget.send({"type": "message", "client_id": "c2", "text": "2"})  # typed: a rating of 2 ...
+        pressed = await choose(widget, survey["id"], "csat:5")  # ... then, at once, a press of 5
+
+        assert (pressed["type"], pressed["code"]) == ("error", "stale_choice")  # the typed answer came first
+        await until_note(harness, "The customer rated this conversation 2/5.")
+        assert card_fields(harness)["Rating"] == "★★☆☆☆ 2/5"
