@@ -567,7 +567,7 @@ async def _mark_blocked(conn: AsyncConnection, inbound: CustomerBlocked) -> int 
     message = message_row(
         conversation_id=row.id,
         direction="out",  # internal: a note for the agents, never sent to the customer
-        author_kind=AuthorKind.SYSTEM,
+        author_kind=AuthorKind.NOTE,
         author_ref=None,
         author_name="Switchboard",
         text=(BLOCKED_NOTE if inbound.blocked else UNBLOCKED_NOTE).format(channel=inbound.source.channel.title()),

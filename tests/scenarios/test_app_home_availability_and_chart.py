@@ -4,7 +4,7 @@ bridge serves only at a signed, unexpired link (issue 6)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from io import BytesIO
@@ -26,7 +26,7 @@ from tests.scenarios.test_new_conversations_are_routed_to_available_agents impor
 from tests.support.harness import SIGNING_SECRET, SUPPORT, Harness, running_bridge, running_slack
 from tests.support.stats_history import seed_history
 
-ALEX, SAM = "U0AGENT1", "U0AGENT2"
+ALEX, SAM, OUTSIDER = "U0AGENT1", "U0AGENT2", "U0OUTSIDE"
 
 
 @pytest.fixture
@@ -49,17 +49,23 @@ def home_text(harness: Harness, user: str) -> str:
     return json.dumps(home_of(harness, user)["blocks"], ensure_ascii=False)
 
 
-async def open_home(harness: Harness, user: str) -> dict[str, Any]:
-    status, _ = await harness.slack.post_event(
-        {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}
-    )
+async def republished(harness: Harness, user: str, request: Awaitable[tuple[int, str]]) -> None:
+    """Send ``request`` (answered at once, 200), then wait until ``user``'s Home tab is published again."""
+    before = harness.slack.home_view(user)
+    status, _ = await request
     assert status == 200
+    await harness.slack.wait_for(lambda: (view := harness.slack.home_view(user)) is not None and view is not before)
+
+
+async def open_home(harness: Harness, user: str) -> dict[str, Any]:
+    event = {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}
+    await republished(harness, user, harness.slack.post_event(event))
     return home_of(harness, user)
 
 
 async def click(harness: Harness, user: str, action_id: str) -> None:
-    status, _ = await harness.slack.click_view_button(home_of(harness, user)["id"], action_id, user=user)
-    assert status == 200
+    view_id = home_of(harness, user)["id"]
+    await republished(harness, user, harness.slack.click_view_button(view_id, action_id, user=user))
 
 
 async def fetch(url: str) -> tuple[int, str, bytes]:
@@ -89,13 +95,38 @@ async def test_toggle_makes_the_agent_available_to_routing_and_away_again(harnes
         await customer_gets(ben, "You are number 1 in the queue.")  # nobody available now
 
 
+def assert_only_who_may_use_the_desk(harness: Harness, user: str) -> None:
+    """``user``'s Home tab explains who may use the desk, and shows no figures, chart or buttons."""
+    shown = home_text(harness, user)
+    assert f"Only members of <#{SUPPORT}> can take conversations" in shown
+    assert not [b for b in home_of(harness, user)["blocks"] if b["type"] in ("image", "actions")]
+    for leaked in ("Support stats", "Conversations", "First response", "New conversations per day", CHART_PATH):
+        assert leaked not in shown
+    assert "*Not set*" not in shown and "*Available*" not in shown
+
+
+async def test_a_non_member_sees_who_may_use_the_desk_and_no_figures(public_harness: Harness) -> None:
+    h = public_harness
+    await seed_history(h.bridge.store, utcnow() - timedelta(days=2))
+    h.slack.add_user(OUTSIDER, "olly")
+    await open_home(h, OUTSIDER)
+    assert_only_who_may_use_the_desk(h, OUTSIDER)
+
+    await open_home(h, ALEX)  # members still get their figures and the chart
+    assert "Support stats: the last 30 days" in home_text(h, ALEX)
+    assert [b for b in home_of(h, ALEX)["blocks"] if b["type"] == "image"]
+
+
 async def test_a_non_member_is_told_why_and_nothing_changes(harness: Harness) -> None:
     harness.slack.members[SUPPORT].discard(SAM)
     await open_home(harness, SAM)
-    await click(harness, SAM, AVAILABLE)
-    shown = home_text(harness, SAM)
-    assert f"You are not a member of <#{SUPPORT}>: only its members can take conversations." in shown
-    assert "⚪ *Not set*" in shown
+    assert_only_who_may_use_the_desk(harness, SAM)
+    # A click from a Home tab published while Sam was still a member (the view is Alex's, the clicker Sam).
+    await open_home(harness, ALEX)
+    stale = harness.slack.view_block_actions_payload(home_of(harness, ALEX)["id"], AVAILABLE, user=SAM)
+    stale["container"]["view_id"] = home_of(harness, SAM)["id"]
+    await republished(harness, SAM, harness.slack.post_interaction(stale))
+    assert_only_who_may_use_the_desk(harness, SAM)
     assert await harness.bridge.store.fetch_one(sa.select(AGENT.c.id).where(AGENT.c.slack_user_id == SAM)) is None
 
 

@@ -9,6 +9,7 @@ view, the card update, the transcript upload) must still happen afterwards.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Awaitable
 from contextlib import AsyncExitStack
@@ -16,13 +17,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 import sqlalchemy as sa
 
 from bridge.model import utcnow
 from bridge.routing import AGENT
+from channels.slack import background
 from channels.slack.home import AVAILABLE
-from tests.scenarios.test_after_hours_marked_for_the_morning import card, closed_until, marks, thread_of
 from tests.scenarios.test_after_hours_marked_for_the_morning import NOTE as AFTER_HOURS_NOTE
+from tests.scenarios.test_after_hours_marked_for_the_morning import card, closed_until, marks, thread_of
 from tests.scenarios.test_new_conversations_are_routed_to_available_agents import customer
 from tests.scenarios.test_transcripts import _conversation
 from tests.support.harness import Harness, running_bridge, running_slack
@@ -89,9 +92,7 @@ async def test_export_is_answered_before_the_upload_completes(harness: Harness) 
         assert shared["text"].startswith(f"<@{ALEX}> exported conversation #")
 
 
-async def test_agent_reply_is_answered_before_the_card_loses_its_after_hours_mark(
-    db_url: str, tmp_path: Path
-) -> None:
+async def test_agent_reply_is_answered_before_the_card_loses_its_after_hours_mark(db_url: str, tmp_path: Path) -> None:
     opening = utcnow().date() + timedelta(days=2)
     async with (
         running_slack() as (slack, slack_server),
@@ -112,3 +113,20 @@ async def test_agent_reply_is_answered_before_the_card_loses_its_after_hours_mar
         await slack.wait_for(lambda: not marks(h, "Ana"), timeout=SLOW + 5)
         retried = [d for d in slack.deliveries[events_before:] if d.kind == "event" and d.retry_num]
         assert retried == []
+
+
+async def test_stopping_the_bridge_cancels_follow_ups_still_running(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(background, "GRACE", 0.2)
+    async with running_slack() as (slack, slack_server):
+        async with running_bridge(db_url, tmp_path, slack, slack_server):
+            slack.delay_next("views.publish", 3.0)
+            (status, _), elapsed = await timed(slack.open_home(ALEX))
+            assert status == 200 and elapsed < QUICK, elapsed
+            await slack.wait_for(lambda: bool(slack.calls_to("views.publish")))
+            caplog.set_level(logging.WARNING, logger="switchboard.slack.background")
+            stopping = time.monotonic()
+        assert time.monotonic() - stopping < 2.5  # the grace period, not the slow call
+        cancelled = [r.getMessage() for r in caplog.records if r.name == "switchboard.slack.background"]
+        assert len(cancelled) == 1 and cancelled[0].startswith("slack: stopping, cancelled ")

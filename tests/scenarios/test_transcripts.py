@@ -90,6 +90,9 @@ async def test_telegram_transcript_command_sends_a_document_in_the_users_languag
     await h.slack.agent_says("Sí, en 3 días", thread_ts=ts, user=ALEX)
     await h.slack.agent_says(f"// {NOTE}", thread_ts=ts, user=ALEX)
     await telegram.wait_for(lambda: len(telegram.sent(CHAT)) == 2)
+    telegram.block(CHAT)  # the bridge notes it in the thread, for the agents only
+    await h.slack.wait_for(lambda: any("blocked the bot" in (m.get("text") or "") for m in h.slack.thread(ts)))
+    telegram.unblock(CHAT)
     telegram.user_sends(CHAT, "/transcript", first_name="Ana", language_code="es")
     await telegram.wait_for(lambda: len(telegram.sent(CHAT)) == 3)
 
@@ -101,7 +104,7 @@ async def test_telegram_transcript_command_sends_a_document_in_the_users_languag
     text = stored.data.decode()
     assert text.startswith("Transcripción de la conversación\nConversación n.º ")
     assert "] Tú: Hola, ¿hay envío a Vilna?" in text and "] Alex: Sí, en 3 días" in text
-    assert NOTE not in text
+    assert NOTE not in text and "blocked" not in text
     thread = [m.get("text") for m in h.slack.thread(ts)]
     assert not any("/transcript" in (t or "") for t in thread)  # commands are for the bot, not the agents
 
