@@ -162,6 +162,7 @@ class Desk:
         self._urgent_starts = routing.first_words(urgent_keywords)  # a message without one of these is not urgent
         self._clock = clock
         self._listeners: list[Listener] = []
+        self._after_ack: set[asyncio.Future[Receipt]] = set()  # keyword work of acknowledged messages, running
         self._first_messages = KeyedLocks()  # customers whose messages take the slow path, one at a time
 
     def on_change(self, listener: Listener) -> None:
@@ -388,13 +389,22 @@ class Desk:
             return await self._stored_customer_message(inbound, done)
 
         def committed(done: asyncio.Future[int | None]) -> None:
-            if done.cancelled() or done.exception() is not None or done.result() is None or self._keywords(inbound):
-                # a failure, a duplicate (whose id is looked up) or keyword work (FAQ, urgent): in a task
+            if done.cancelled() or done.exception() is not None or done.result() is None:
+                # a failure, or a duplicate whose id is looked up: the full way, in a task
                 asyncio.ensure_future(the_full_way()).add_done_callback(lambda task: _settle(receipt, task))
-            elif not receipt.done():
-                receipt.set_result(
-                    Receipt(status=ReceiptStatus.STORED, message_id=done.result(), conversation_id=conversation_id)
-                )
+                return
+            stored_receipt = Receipt(
+                status=ReceiptStatus.STORED, message_id=done.result(), conversation_id=conversation_id
+            )
+            if not receipt.done():
+                receipt.set_result(stored_receipt)  # the ack does not wait for the keyword work and its Slack calls
+            try:
+                if self._keywords(inbound):  # FAQ answer, urgent priority: after the ack
+                    task = asyncio.ensure_future(self._stored_customer_message(inbound, stored_receipt))
+                    self._after_ack.add(task)
+                    task.add_done_callback(self._after_ack.discard)
+            except Exception:  # the message is stored and acknowledged: keyword trouble is only logged
+                log.exception("desk: keyword checks failed for conversation %s", conversation_id)
 
         stored.add_done_callback(committed)
         return receipt

@@ -31,8 +31,7 @@ from bridge.announce import (
     UnknownCannedKey,
 )
 from bridge.canned import language_name, parse_command
-from channels.slack.desk import AgentName
-from channels.slack.permissions import Permissions
+from channels.slack.permissions import AgentName, Permissions
 from channels.slack.translate import escape_mrkdwn, from_mrkdwn
 
 log = logging.getLogger("switchboard.slack.announce")

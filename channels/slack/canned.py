@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -28,7 +28,7 @@ from bridge.canned import (
     parse_command,
 )
 from bridge.events import ChannelKind, ExternalRef
-from channels.slack.permissions import Permissions
+from channels.slack.permissions import AgentName, Permissions
 from channels.slack.translate import escape_mrkdwn, from_mrkdwn
 
 log = logging.getLogger("switchboard.slack.canned")
@@ -43,8 +43,6 @@ HOW_TO = (
     "The customer gets the answer in their language."
 )
 NOT_A_CONVERSATION = "This thread is not a customer conversation: use canned answers in a conversation's thread."
-
-AgentName = Callable[[str], Awaitable[str | None]]
 
 
 def register(

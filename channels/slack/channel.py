@@ -34,6 +34,7 @@ from bridge.stats import Stats
 from bridge.transcript import Transcripts
 from channels.base import ChannelStartupError, InboundSink
 from channels.slack.announce import register as register_announce
+from channels.slack.background import Background
 from channels.slack.canned import register as register_canned
 from channels.slack.desk import DeskCards
 from channels.slack.desk import register as register_desk
@@ -70,7 +71,9 @@ class SlackChannel:
     Events are verified by bolt (signing secret, timestamp window) and handled with
     ``process_before_response=True``: the reply is stored before Slack gets its 200, so an
     event is never acknowledged and then lost. Redeliveries (same ``event_id``, same ``ts``)
-    are deduplicated by the message's unique ``(channel, ts)`` source id.
+    are deduplicated by the message's unique ``(channel, ts)`` source id. Follow-up Slack calls
+    (a card's ``chat.update``, App Home's ``views.publish``, an Export's upload) must not hold that
+    200 back: listeners hand them to ``self.background``, which ``__aexit__`` ends.
     """
 
     kind: ClassVar[ChannelKind] = ChannelKind.SLACK
@@ -96,6 +99,7 @@ class SlackChannel:
         self.bolt = AsyncApp(signing_secret=settings.signing_secret, client=self.client, process_before_response=True)
         self._names: dict[str, str] = {}
         self._bot_user_id: str | None = None
+        self.background = Background()  # follow-up Slack calls, run after Slack got its answer
         # Who may act on conversations: the support channel's members, or SWITCHBOARD_SLACK_AGENT_GROUP's.
         permissions = Permissions(self.client, support_channel=self.channel_id, agent_group=settings.agent_group)
         if canned is not None:  # first: its `!canned` thread replies must not reach the plain reply listener
@@ -125,7 +129,8 @@ class SlackChannel:
                     transcripts,
                     client=self.client,
                     support_channel=self.channel_id,
-                    is_member=permissions.allowed,
+                    permissions=permissions,
+                    background=self.background,
                 )
             if stats is not None:  # App Home: the availability toggle, the figures and their chart
                 home = Home(
@@ -133,9 +138,9 @@ class SlackChannel:
                     desk,
                     client=self.client,
                     chart=chart,
-                    support_channel=self.channel_id,
-                    is_member=permissions.allowed,
+                    permissions=permissions,
                     agent_name=self._agent_name,
+                    background=self.background,
                 )
                 register_home(self.bolt, home)
         if announcements is not None:  # /announce and its modal
@@ -172,6 +177,7 @@ class SlackChannel:
             self._fetchers.register(SLACK_FILE_SCHEME.rstrip(":"), fetcher)
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.background.close()  # before the HTTP session closes: running follow-ups may still finish
         if self._fetchers is not None:
             self._fetchers.unregister(SLACK_FILE_SCHEME.rstrip(":"))
         if self.client.session is not None:
@@ -199,7 +205,9 @@ class SlackChannel:
             if receipt.status is ReceiptStatus.IGNORED and event.get("parent_user_id") == self._bot_user_id:
                 raise ThreadNotReady(f"reply {reply.source_id} in thread {reply.thread_ref} is not placed yet")
             if receipt.status is ReceiptStatus.STORED and not reply.is_note and self._cards is not None:
-                await self._cards.replied(reply.thread_ref)  # an answer clears the card's after-hours mark
+                # An answer clears the card's after-hours mark: a chat.update, after Slack got its 200.
+                what = f"refreshing the card of thread {reply.thread_ref}"
+                self.background.spawn(self._cards.replied(reply.thread_ref), what=what)
 
     async def _agent_name(self, user: str) -> str | None:
         if user not in self._names:

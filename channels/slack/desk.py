@@ -9,7 +9,6 @@ explanation and a refreshed card.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -23,12 +22,11 @@ from bridge.keyed_locks import KeyedLocks
 from bridge.routing import PRIORITIES, Priority
 from channels.slack import card
 from channels.slack.permalinks import Permalinks
-from channels.slack.permissions import Permissions
+from channels.slack.permissions import AgentName, Permissions
 from channels.slack.translate import card_post, escape_mrkdwn
 
 log = logging.getLogger("switchboard.slack.desk")
 
-AgentName = Callable[[str], Awaitable[str | None]]
 AVAILABLE, AWAY = "/available", "/away"
 AVAILABLE_USAGE = "Usage: `/available [max open conversations, 1-50]`, e.g. `/available` or `/available 3`."
 AWAY_USAGE = "Usage: `/away` (no arguments)."
@@ -71,6 +69,7 @@ class DeskCards:
         self._client = client
         self._channel = support_channel
         self._agent_name = agent_name
+        self._permissions = permissions
         self._is_member = permissions.allowed
         self._locks = KeyedLocks()
         # A change may commit before the outbox stores the new thread's ts: ``_posted`` knows it earlier, and
@@ -155,8 +154,7 @@ class DeskCards:
         if container.get("channel_id") != self._channel or not user or not ts:
             return
         if not await self._is_member(user):
-            text = f"You are not a member of <#{self._channel}>: only its members can act on conversations."
-            await self._tell(user, ts, text)
+            await self._tell(user, ts, f"Only {self._permissions.who} can act on conversations.")
             return
         actor = Actor(user=user, name=await self._agent_name(user) or user)
         try:
@@ -188,7 +186,7 @@ class DeskCards:
                 if target:
                     if not await self._is_member(str(target)):
                         raise Stale(
-                            f"<@{target}> is not a member of <#{self._channel}>: assign someone who is.",
+                            f"<@{target}> is not one of the {self._permissions.who}: assign someone who is.",
                             await self._desk.state_of_thread(ts),
                         )
                     name = await self._agent_name(str(target)) or str(target)
@@ -231,7 +229,6 @@ class DeskCards:
     async def _command_actor(self, command: dict[str, Any], respond: AsyncRespond) -> Actor | None:
         user = str(command.get("user_id") or "")
         if not await self._is_member(user):
-            text = f"You are not a member of <#{self._channel}>: only its members can take conversations."
-            await respond(text=text, response_type="ephemeral")
+            await respond(text=f"Only {self._permissions.who} can take conversations.", response_type="ephemeral")
             return None
         return Actor(user=user, name=await self._agent_name(user) or user)

@@ -21,6 +21,9 @@ log = logging.getLogger("switchboard.slack.permissions")
 
 KEEP_FOR = 30.0  # seconds a member list is trusted before it is read again
 
+AgentName = Callable[[str], Awaitable[str | None]]
+"""How listeners name the acting Slack user (``SlackChannel._agent_name``: ``users.info``, kept); None if unknown."""
+
 
 @final
 class Permissions:

@@ -1,8 +1,9 @@
-"""This module contains the Slack side of analytics: ``/stats [period]`` and the App Home figures.
+"""This module contains ``/stats [period]`` and the Block Kit of the support figures.
 
-``/stats`` answers ephemerally (only the agent who asked sees it) with a compact Block Kit summary;
-``home_blocks`` gives App Home (``channels/slack/home.py``) the same figures with a chart of new conversations
-per day.
+``/stats`` answers ephemerally (only the agent who asked sees it) with a compact Block Kit summary, and only to
+those who may act on conversations (``Permissions``). The App Home tab itself lives in ``channels/slack/home.py``;
+from here it takes ``home_blocks`` (the same figures with a chart of new conversations per day) and
+``chart_section`` (the text chart).
 """
 
 from __future__ import annotations

@@ -1,15 +1,19 @@
 """This module contains the thread card's Export button: the conversation's transcript for agents.
 
 The export is in English with internal notes included and marked (``bridge.transcript``), uploaded into the
-conversation's thread as ``transcript-<n>.txt`` with the files upload v2 flow (``files_upload_v2``). Only members
-of the support channel may export; anyone else, or a click on something that is not a conversation's card, gets
-an ephemeral explanation and nothing is uploaded.
+conversation's thread as ``transcript-<n>.txt`` with the files upload v2 flow (``files_upload_v2``). Only those
+who may act on conversations (``Permissions``: the support channel's members, or the agent group's) may export;
+anyone else, or a click on something that is not a conversation's card, gets an ephemeral explanation and nothing
+is uploaded.
+
+The click is checked in the listener and Slack answered when it returns (bolt runs with
+``process_before_response=True``); building the transcript, the upload and the ephemeral answers run afterwards
+in the channel's ``Background``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any, final
 
 import aiohttp
@@ -19,10 +23,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.transcript import Transcripts
 from channels.slack import card
+from channels.slack.background import Background
+from channels.slack.permissions import Permissions
 
 log = logging.getLogger("switchboard.slack.transcripts")
-
-MemberCheck = Callable[[str], Awaitable[bool]]
 
 
 def register(
@@ -31,36 +35,52 @@ def register(
     *,
     client: AsyncWebClient,
     support_channel: str,
-    is_member: MemberCheck,
+    permissions: Permissions,
+    background: Background,
 ) -> None:
     """Answer the card's Export button on ``bolt``."""
-    exporter = Exporter(transcripts, client=client, support_channel=support_channel, is_member=is_member)
+    exporter = Exporter(
+        transcripts, client=client, support_channel=support_channel, permissions=permissions, background=background
+    )
     bolt.action(card.EXPORT)(exporter.export)
 
 
 @final
 class Exporter:
     def __init__(
-        self, transcripts: Transcripts, *, client: AsyncWebClient, support_channel: str, is_member: MemberCheck
+        self,
+        transcripts: Transcripts,
+        *,
+        client: AsyncWebClient,
+        support_channel: str,
+        permissions: Permissions,
+        background: Background,
     ) -> None:
         self._transcripts = transcripts
         self._client = client
         self._channel = support_channel
-        self._is_member = is_member
+        self._permissions = permissions
+        self._background = background
 
     async def export(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Check the click, answer Slack; the export (or the reason there is none) follows in the background."""
         await ack()
         user = str((body.get("user") or {}).get("id") or "")
         container = body.get("container") or {}
         ts = str(container.get("message_ts") or "")
         if container.get("channel_id") != self._channel or not user or not ts:
-            await _tell(respond, f"Export works on conversation cards in <#{self._channel}> only.")
-            return
-        if not await self._is_member(user):
-            await _tell(
-                respond, f"You are not a member of <#{self._channel}>: only its members can export conversations."
-            )
-            return
+            refusal: str | None = f"Export works on conversation cards in <#{self._channel}> only."
+        elif not await self._permissions.allowed(user):
+            refusal = f"Only {self._permissions.who} can export conversations."
+        else:
+            refusal = None
+        if refusal is not None:
+            self._background.spawn(_tell(respond, refusal), what=f"refusing an Export click of {user or 'nobody'}")
+        else:
+            self._background.spawn(self._upload(user, ts, respond), what=f"exporting the conversation of card {ts}")
+
+    async def _upload(self, user: str, ts: str, respond: AsyncRespond) -> None:
+        """Upload the agents' transcript of the conversation whose card is ``ts`` into its thread."""
         transcript = await self._transcripts.for_agents(ts)
         if transcript is None:
             await _tell(respond, "This message is not a customer conversation's card.")

@@ -141,7 +141,7 @@ async def test_only_members_of_the_support_channel_may_export(harness: Harness) 
         assert status == 200
         await h.slack.wait_for(lambda: any(e["user"] == OUTSIDER for e in h.slack.ephemerals))
         assert [e["text"] for e in h.slack.ephemerals if e["user"] == OUTSIDER] == [
-            f"You are not a member of <#{SUPPORT}>: only its members can export conversations."
+            f"Only members of <#{SUPPORT}> can export conversations."
         ]
         assert h.slack.calls_to("files.getUploadURLExternal") == []
         assert not any(m.get("files") for m in h.slack.thread(ts))
