@@ -128,6 +128,9 @@ class _Store:
         self.history[channel].remove(message)
 
 
+_INLINE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
 def slack_json(data: Any) -> bytes:
     """Serialize compactly the way Slack does on the wire: UTF-8, and ``/`` escaped as ``\\/``."""
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("/", "\\/").encode()
@@ -1648,10 +1651,13 @@ class SlackEmulator:
         if file_id not in self.file_bytes:
             raise web.HTTPNotFound(text="no such file")
         file = self.files[file_id]
-        disposition = "inline" if file["mimetype"].startswith("image/") else "attachment"
+        # Raster images show inline; anything else (an SVG, HTML...) downloads, and nothing a customer sent may
+        # run script on this page's origin.
+        disposition = "inline" if file["mimetype"] in _INLINE_IMAGES else "attachment"
         headers = {
             "Content-Disposition": content_disposition_header(disposition, filename=file["name"]),
             "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self'",
         }
         return web.Response(body=self.file_bytes[file_id], content_type=file["mimetype"], headers=headers)
 

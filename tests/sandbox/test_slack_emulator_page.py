@@ -214,3 +214,19 @@ async def test_shared_files_download_from_the_page(emulator: SlackEmulator, clie
             assert resp.headers["Content-Disposition"] == 'attachment; filename="transcript-1.txt"'
         async with session.get(f"{emulator.base_url}/ui/files/F0NOPE") as resp:
             assert resp.status == 404
+
+
+async def test_an_svg_a_customer_sent_downloads_instead_of_running_on_the_page(
+    emulator: SlackEmulator, client: AsyncWebClient
+) -> None:
+    root = (await client.chat_postMessage(channel="C0SUPPORT", text="card"))["ts"]
+    svg = '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    await client.files_upload_v2(channel="C0SUPPORT", thread_ts=root, filename="cat.svg", content=svg)
+    await client.files_upload_v2(channel="C0SUPPORT", thread_ts=root, filename="cat.png", content=b"\x89PNG\r\n")
+    svg_id, png_id = [m["files"][0]["id"] for m in emulator.thread(root) if m.get("files")]
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{emulator.base_url}/ui/files/{svg_id}") as resp:
+            assert resp.headers["Content-Disposition"].startswith("attachment")
+            assert resp.headers["Content-Security-Policy"].startswith("sandbox")
+        async with session.get(f"{emulator.base_url}/ui/files/{png_id}") as resp:
+            assert resp.headers["Content-Disposition"].startswith("inline")
