@@ -91,6 +91,30 @@ async def test_urgent_keyword_jumps_the_queue(harness: Harness) -> None:
         assert field(harness, "Ben", "Assignee") == "Unassigned"
 
 
+async def test_agent_set_priorities_order_the_queue_high_normal_low(harness: Harness) -> None:
+    await command(harness, "/available", "1", ALEX)
+    async with AsyncExitStack() as stack:
+        await customer(stack, harness, "Ana", "Hello")
+        await until_field(harness, "Ana", "Assignee", f"<@{ALEX}>")  # Alex is at his cap: the others wait
+        for name in ("Ben", "Cy", "Di"):
+            await customer(stack, harness, name, "Hi")
+            await until_field(harness, name, "Assignee", "Unassigned")
+        for name, priority, label in (("Ben", "low", "Low"), ("Di", "high", "🟠 High")):
+            found = card_of(harness, name)
+            assert found is not None
+            await harness.slack.click_button(found["ts"], "desk_priority", user=ALEX, value=priority)
+            await until_field(harness, name, "Priority", label)
+
+        # Each close makes room for one more: high (Di), then normal (Cy), then low (Ben, who came first).
+        for closing, served in (("Ana", "Di"), ("Di", "Cy"), ("Cy", "Ben")):
+            found = card_of(harness, closing)
+            assert found is not None
+            await harness.slack.click_button(found["ts"], "desk_close", user=ALEX)
+            await until_field(harness, served, "Assignee", f"<@{ALEX}>")
+            waiting = [n for n in ("Ben", "Cy", "Di") if field(harness, n, "Status") != "✅ Resolved" and n != served]
+            assert all(field(harness, n, "Assignee") == "Unassigned" for n in waiting)
+
+
 async def test_availability_commands_answer_bad_arguments_with_usage(harness: Harness) -> None:
     assert (await command(harness, "/available", "lots", ALEX)).startswith("Usage: `/available")
     assert (await command(harness, "/away", "now please", ALEX)).startswith("Usage: `/away`")
