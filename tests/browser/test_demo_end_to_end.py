@@ -30,3 +30,37 @@ async def test_widget_message_reaches_slack_thread_and_reply_comes_back(demo_bri
     OUT.mkdir(exist_ok=True)
     await page.screenshot(path=str(OUT / "demo-end-to-end.png"))
     assert problems == []
+
+
+async def test_messages_sent_together_are_all_marked_sent_from_one_acks_frame(
+    demo_bridge: Harness, browser: Browser
+) -> None:
+    page, problems = await new_page(browser)
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
+    await page.goto(demo_bridge.url("/"))
+    await page.locator(".sb-launcher").click()
+    await page.locator("textarea.sb-input").fill("Hello")
+    await page.locator("textarea.sb-input").press("Enter")
+    await expect(page.locator(".sb-own").last).to_have_attribute("data-state", "delivered", timeout=10_000)
+
+    # Ten messages in one go (one JS task): the bridge commits them in a batch or two and acks each batch in one
+    # frame (the first may be committed alone: the writer takes what is queued the moment it is free).
+    await page.evaluate(
+        """() => {
+          const root = document.getElementById("switchboard-widget").shadowRoot;
+          const input = root.querySelector("textarea.sb-input");
+          for (let n = 1; n <= 10; n++) {
+            const text = `message ${n}`;
+            input.value = text;
+            input.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", bubbles: true}));
+          }
+        }"""
+    )
+    own = page.locator(".sb-own")
+    await expect(own).to_have_count(11)
+    for index in range(1, 11):
+        await expect(own.nth(index)).not_to_have_attribute("data-state", "sending", timeout=10_000)
+    assert any('"type":"acks"' in frame for frame in frames)
+    await page.screenshot(path=str(OUT / "widget-acks-batch.png"))
+    assert problems == []
