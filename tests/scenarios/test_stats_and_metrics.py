@@ -123,9 +123,12 @@ async def test_app_home_shows_the_last_30_days(harness: Harness) -> None:
         {"type": "app_home_opened", "user": "U0AGENT1", "channel": "D0HOME", "tab": "home"}
     )
     assert status == 200
-    homes = [v for v in harness.slack.views.values() if v.get("type") == "home" and v["_user"] == "U0AGENT1"]
-    assert len(homes) == 1
-    texts = json.dumps(homes[0]["blocks"], ensure_ascii=False)
+
+    def homes() -> list[dict[str, Any]]:
+        return [v for v in harness.slack.views.values() if v.get("type") == "home" and v["_user"] == "U0AGENT1"]
+
+    await harness.slack.wait_for(lambda: len(homes()) == 1)  # published after Slack got its 2xx
+    texts = json.dumps(homes()[0]["blocks"], ensure_ascii=False)
     assert "Support stats: the last 30 days" in texts
     assert "*Conversations*\\n6" in texts  # the 30 days include the older seeded conversation
     assert "New conversations per day" in texts
