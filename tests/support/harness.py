@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -166,7 +167,18 @@ async def running_bridge(
     try:
         yield Harness(server=server, slack=slack, slack_server=slack_server, settings=settings)
     finally:
-        await server.close()
+        watchdog = asyncio.get_running_loop().call_later(10.0, _report_stuck_tasks)
+        try:
+            await server.close()
+        finally:
+            watchdog.cancel()
+
+
+def _report_stuck_tasks() -> None:
+    """The bridge takes over 10 s to stop (aiohttp waits up to a minute for open handlers): show what still runs."""
+    print("\n--- bridge shutdown is slow; running tasks:", file=sys.stderr)
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=8, file=sys.stderr)
 
 
 @asynccontextmanager
