@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -175,10 +174,14 @@ async def running_bridge(
 
 
 def _report_stuck_tasks() -> None:
-    """The bridge takes over 10 s to stop (aiohttp waits up to a minute for open handlers): show what still runs."""
-    print("\n--- bridge shutdown is slow; running tasks:", file=sys.stderr)
-    for task in asyncio.all_tasks():
-        task.print_stack(limit=8, file=sys.stderr)
+    """The bridge takes over 10 s to stop (aiohttp waits up to a minute for open handlers): write down what still
+    runs, in test-output/ (pytest hides a passing test's output)."""
+    out = Path(__file__).resolve().parents[2] / "test-output"
+    out.mkdir(exist_ok=True)
+    with (out / "slow-bridge-shutdown.txt").open("a") as report:
+        print(f"--- {datetime.now(UTC):%H:%M:%S} bridge shutdown is slow; running tasks:", file=report)
+        for task in asyncio.all_tasks():
+            task.print_stack(limit=8, file=report)
 
 
 @asynccontextmanager
