@@ -186,6 +186,11 @@ def _tune_gc() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
+SHUTDOWN_GRACE = 10.0
+"""Seconds requests in flight get to finish on stop (aiohttp's default is 60; a keep-alive connection that a
+client reuses just as the server stops can otherwise hold the whole stop for that long)."""
+
+
 async def serve(apps: list[tuple[web.Application, str, int]], on_ready: Callable[[], None] | None = None) -> None:
     """Run aiohttp apps on their host/port until SIGINT or SIGTERM, then clean up in reverse order."""
     runners: list[web.AppRunner] = []
@@ -195,7 +200,7 @@ async def serve(apps: list[tuple[web.Application, str, int]], on_ready: Callable
         loop.add_signal_handler(sig, stop.set)
     try:
         for app, host, port in apps:
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE)
             await runner.setup()
             runners.append(runner)
             await web.TCPSite(runner, host, port).start()

@@ -26,6 +26,7 @@ from bridge.schema import upgrade
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-test-token"
 SUPPORT = "C0SUPPORT"
+STOP_GRACE = 2.0  # seconds a stopping test server waits for requests in flight (see bridge.app.SHUTDOWN_GRACE)
 TELEGRAM_TOKEN = "123456:SANDBOX"
 TELEGRAM_SECRET = "scenario-secret"
 
@@ -117,7 +118,7 @@ def test_settings(database_url: str, slack_api_url: str, data_dir: Path) -> Sett
 async def running_slack() -> AsyncIterator[tuple[SlackEmulator, TestServer]]:
     slack = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, support_channel=SUPPORT)
     server = TestServer(slack.app, host="127.0.0.1")
-    await server.start_server()
+    await server.start_server(shutdown_timeout=STOP_GRACE)
     try:
         yield slack, server
     finally:
@@ -161,12 +162,12 @@ async def running_bridge(
     if telegram is not None or public:
         settings = replace(settings, public_url=f"http://127.0.0.1:{port}")
     server = TestServer(build_app(settings, demo_page=demo_page, clock=clock), host="127.0.0.1", port=port)
-    await server.start_server()
+    await server.start_server(shutdown_timeout=STOP_GRACE)
     slack.events_url = str(server.make_url("/slack/events"))
     try:
         yield Harness(server=server, slack=slack, slack_server=slack_server, settings=settings)
     finally:
-        watchdog = asyncio.get_running_loop().call_later(10.0, _report_stuck_tasks)
+        watchdog = asyncio.get_running_loop().call_later(STOP_GRACE + 3.0, _report_stuck_tasks)
         try:
             await server.close()
         finally:
@@ -174,8 +175,8 @@ async def running_bridge(
 
 
 def _report_stuck_tasks() -> None:
-    """The bridge takes over 10 s to stop (aiohttp waits up to a minute for open handlers): write down what still
-    runs, in test-output/ (pytest hides a passing test's output)."""
+    """The bridge takes longer to stop than its grace for requests in flight: write down what still runs, in
+    test-output/ (pytest hides a passing test's output)."""
     out = Path(__file__).resolve().parents[2] / "test-output"
     out.mkdir(exist_ok=True)
     with (out / "slow-bridge-shutdown.txt").open("a") as report:
