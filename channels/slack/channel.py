@@ -122,6 +122,7 @@ class SlackChannel:
                 support_channel=self.channel_id,
                 agent_name=self._agent_name,
                 permissions=permissions,
+                background=self.background,
             )
             if transcripts is not None:  # the card's Export button
                 register_transcripts(

@@ -21,6 +21,7 @@ from bridge.events import ConversationCard
 from bridge.keyed_locks import KeyedLocks
 from bridge.routing import PRIORITIES, Priority
 from channels.slack import card
+from channels.slack.background import Background
 from channels.slack.permalinks import Permalinks
 from channels.slack.permissions import AgentName, Permissions
 from channels.slack.translate import card_post, escape_mrkdwn
@@ -40,10 +41,16 @@ def register(
     support_channel: str,
     agent_name: AgentName,
     permissions: Permissions,
+    background: Background,
 ) -> DeskCards:
     """Add the card actions and availability commands to ``bolt``; returns what posts the root cards."""
     cards = DeskCards(
-        desk, client=client, support_channel=support_channel, agent_name=agent_name, permissions=permissions
+        desk,
+        client=client,
+        support_channel=support_channel,
+        agent_name=agent_name,
+        permissions=permissions,
+        background=background,
     )
     for action_id in card.ACTIONS:
         bolt.action(action_id)(cards.action)
@@ -64,6 +71,7 @@ class DeskCards:
         support_channel: str,
         agent_name: AgentName,
         permissions: Permissions,
+        background: Background,
     ) -> None:
         self._desk = desk
         self._client = client
@@ -72,6 +80,8 @@ class DeskCards:
         self._permissions = permissions
         self._is_member = permissions.allowed
         self._locks = KeyedLocks()
+        self._shows = KeyedLocks()  # one change of a conversation shown at a time, in order
+        self._background = background
         # A change may commit before the outbox stores the new thread's ts: ``_posted`` knows it earlier, and
         # changes that arrive before the card exists wait in ``_pending`` until it is posted.
         self._posted: dict[int, str] = {}
@@ -97,11 +107,22 @@ class DeskCards:
         if state is not None:
             self._shown(state, ts)
         for change in self._pending.pop(opening.conversation_id, []):
-            await self.changed(change)
+            await self._show(change)
         return ts
 
     async def changed(self, change: Change) -> None:
-        """Show a committed change: update the card in place and post its note in the thread."""
+        """A committed change: shown after Slack got its answer (a click's 2xx does not wait for ``chat.update``),
+        one change of a conversation after the other, in the order they came."""
+        self._background.spawn(
+            self._show(change), what=f"showing a change of conversation {change.state.conversation_id}"
+        )
+
+    async def _show(self, change: Change) -> None:
+        """Update the card in place and post the change's note in the thread."""
+        async with self._shows.hold(change.state.conversation_id):
+            await self._show_now(change)
+
+    async def _show_now(self, change: Change) -> None:
         conversation_id = change.state.conversation_id
         ts = change.state.thread_ts or self._posted.get(conversation_id)
         if ts is None:

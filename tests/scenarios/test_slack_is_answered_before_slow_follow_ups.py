@@ -130,3 +130,19 @@ async def test_stopping_the_bridge_cancels_follow_ups_still_running(
         assert time.monotonic() - stopping < 2.5  # the grace period, not the slow call
         cancelled = [r.getMessage() for r in caplog.records if r.name == "switchboard.slack.background"]
         assert len(cancelled) == 1 and cancelled[0].startswith("slack: stopping, cancelled ")
+
+
+async def test_a_card_button_is_answered_before_the_card_is_updated(harness: Harness) -> None:
+    h = harness
+    async with h.widget(name="Ana") as widget:
+        await widget.say("Where is my order?", "c1")
+        await h.slack.wait_for(lambda: len(h.slack.channel_messages()) == 1)
+        ts = str(h.slack.channel_messages()[0]["ts"])
+
+        h.slack.delay_next("chat.update", SLOW)
+        (status, _), elapsed = await timed(h.slack.click_button(ts, "desk_claim", user=ALEX))
+
+        assert status == 200 and elapsed < QUICK, elapsed  # the claim is stored; the card follows
+        await h.slack.wait_for(lambda: "Alex claimed" in json.dumps(h.slack.thread(ts)), timeout=SLOW + 5)
+        card_text = json.dumps(h.slack.channel_messages()[0]["blocks"])
+        assert f"<@{ALEX}>" in card_text
