@@ -69,8 +69,8 @@ async def test_round_robin_respects_caps_and_availability(harness: Harness) -> N
         await harness.slack.click_button(ana["ts"], "desk_close", user=ALEX)  # Alex has room again
         await until_field(harness, "Dee", "Assignee", f"<@{ALEX}>")
         await customer_gets(dee, "Alex joined the conversation.")
-        mentions = [m["text"] for m in harness.slack.thread(roots["💬 Dee"])]
-        assert f"Assigned to Alex (round-robin): <@{ALEX}>" in mentions
+        assigned = f"Assigned to Alex (round-robin): <@{ALEX}>"  # posted after the card's refresh
+        await harness.slack.wait_for(lambda: assigned in [m["text"] for m in harness.slack.thread(roots["💬 Dee"])])
 
 
 async def test_urgent_keyword_jumps_the_queue(harness: Harness) -> None:
