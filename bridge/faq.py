@@ -59,7 +59,6 @@ __all__ = [
 ASKED_NOTE = "The customer asked for a person."
 RESOLVED_NOTE = "Resolved by the FAQ bot: the customer said the answer was enough."
 _SEPARATORS = re.compile(r"[,;，；、]")  # translators may use their script's own comma
-_WORD = re.compile(r"\w+")
 _UNSPACED = ("CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR")  # scripts without spaces between words
 
 Lists = tuple[tuple[str | None, str, str], ...]
@@ -170,7 +169,7 @@ def _compile(lists: Lists) -> _Compiled:
     keys = tuple(sorted({key for _locale, key, _text in lists}))
     words: dict[str | None, dict[str, list[str]]] = {}
     for locale, key, text in lists:
-        words.setdefault(locale, {})[key] = [word for word in split_keywords(text) if _WORD.search(word)]
+        words.setdefault(locale, {})[key] = [word for word in split_keywords(text) if first_word(word) is not None]
     english = words.get(None, {})
     first_words: dict[str, set[str]] = {}
     unspaced: set[str] = set()
