@@ -355,9 +355,9 @@ class Desk:
             return await self._choice(inbound)
         if not isinstance(inbound, CustomerMessage):
             return await self._engine.receive(inbound)
-        if (soon := self.receive_soon(inbound)) is not None:  # their conversation is cached: the hot path
-            return await soon
         customer = (inbound.source.channel, inbound.source.external_id)
+        if self._engine.has_route(inbound.source) and customer not in self._first_messages:
+            return await self._stored_customer_message(inbound, await self._engine.receive(inbound))
         # A customer without a cached route takes the slow path (lookups, maybe a new conversation); their
         # messages queue here until it is queued for the writer, so they are stored in the order they came,
         # not in the order the lookups happen to finish.
