@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from bridge.engine import CONVERSATION, MESSAGE
-from tests.support.harness import SUPPORT, Harness, Widget, running_bridge, running_slack, running_telegram_bridge
+from tests.support.agent_group import ALEX, GROUP, ON_CALL, OUTSIDER
+from tests.support.harness import SUPPORT, Harness, Widget, running_telegram_bridge
 
-ALEX, OUTSIDER, ON_CALL, GROUP = "U0AGENT1", "U0OUTSIDE", "U0ONCALL", "S0ONCALL"
 CHAT = 70001
 INCIDENT = {
     "tr": "payments ile ilgili bir sorun yaşıyoruz ve üzerinde çalışıyoruz. Gelişmeleri size buradan bildireceğiz.",
@@ -32,18 +32,6 @@ INCIDENT_EN = "We're seeing a problem with payments and are working on it. We'll
 @pytest.fixture
 async def telegram_bridge(db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
     async with running_telegram_bridge(db_url, tmp_path, "webhook") as h:
-        yield h
-
-
-@pytest.fixture
-async def group_bridge(db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
-    """A bridge with SWITCHBOARD_SLACK_AGENT_GROUP: ON_CALL is in the group, not in the support channel."""
-    async with (
-        running_slack() as (slack, slack_server),
-        running_bridge(db_url, tmp_path, slack, slack_server, agent_group=GROUP) as h,
-    ):
-        slack.usergroups[GROUP] = {ON_CALL}
-        slack.add_user(ON_CALL, "casey")
         yield h
 
 

@@ -4,29 +4,12 @@ the group's (``Permissions.who``), on the card's buttons, ``/available``, ``/awa
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from tests.scenarios.test_transcripts import _conversation
-from tests.support.harness import SUPPORT, Harness, running_bridge, running_slack
+from tests.support.agent_group import ALEX, GROUP, ON_CALL, OUTSIDER
+from tests.support.harness import SUPPORT, Harness
 
-ALEX, OUTSIDER, ON_CALL, GROUP = "U0AGENT1", "U0OUTSIDE", "U0ONCALL", "S0ONCALL"
 WHO = f"members of <#{SUPPORT}> or of <!subteam^{GROUP}>"
-
-
-@pytest.fixture
-async def group_bridge(db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
-    """A bridge with an agent group (ON_CALL in it) and OUTSIDER in neither the group nor the support channel."""
-    async with (
-        running_slack() as (slack, slack_server),
-        running_bridge(db_url, tmp_path, slack, slack_server, agent_group=GROUP) as h,
-    ):
-        slack.usergroups[GROUP] = {ON_CALL}
-        slack.add_user(ON_CALL, "casey")
-        slack.add_user(OUTSIDER, "olly")
-        yield h
 
 
 def told(h: Harness, user: str) -> list[str]:
