@@ -443,7 +443,8 @@ def _paired(
 
 def _writer_cache(dbapi_conn: Any, _record: Any) -> None:
     """64 MiB of page cache for the batch connection (SQLite's default is 2 MiB): the indexes' pages that
-    inserts touch stay in memory as the tables grow (``bench.sqlite_batch --cache-mib 64``: a 741-message batch at 220k rows, 24.5 -> 22 ms)."""
+    inserts touch stay in memory as the tables grow (``bench.sqlite_batch --cache-mib 64``: a 741-message
+    batch at 220k rows, 24.5 -> 22 ms)."""
     dbapi_conn.execute("PRAGMA cache_size=-65536")
 
 
