@@ -124,8 +124,12 @@ class Keywords:
         compiled = self._current()
         if compiled.unspaced is not None and not text.isascii() and compiled.unspaced.search(text) is not None:
             return True
-        starts = compiled.by_first_word.keys() & (words_of(text) if words is None else words)
-        return any(compiled.by_first_word[word].search(text) is not None for word in starts)
+        by_first_word = compiled.by_first_word
+        return any(
+            by_first_word[word].search(text) is not None
+            for word in (words_of(text) if words is None else words)
+            if word in by_first_word
+        )
 
     def match(self, locale: str, text: str) -> str | None:
         """The FAQ answer whose keywords (``locale``'s or English) ``text`` names first; None when none does."""

@@ -217,6 +217,7 @@ class Session:
         self._channel = channel
         self._ws = ws
         self._visitor: str | None = None
+        self._source: ExternalRef | None = None  # the visitor as the engine knows them (made once, not per message)
         self._profile = Profile()
         self._sent: deque[float] = deque()  # send times within the last minute, oldest first
         # Messages handed to the sink, in frame order, with the task storing each one. Frames
@@ -292,7 +293,7 @@ class Session:
         await channel._identify(_ref(visitor), self._profile)
         if self._visitor is not None:
             channel._detach(self._visitor, self._ws)
-        self._visitor = visitor
+        self._visitor, self._source = visitor, _ref(visitor)
         channel._attach(visitor, self)
         history = await customer_history(channel._store, _ref(visitor), after_id=hello.last_seen)
         await self._ws.send_str(
@@ -341,13 +342,13 @@ class Session:
         sent.append(now)
 
     async def _say(self, say: Say) -> None:
-        if self._visitor is None:
+        if self._visitor is None or self._source is None:
             raise ProtocolError("not_authenticated", "send hello before messages")
         self._throttle()
         if len(self._pending) >= PIPELINE:  # backpressure: wait for the oldest commit
             await asyncio.wait([self._pending[0][1]])
         inbound = CustomerMessage(
-            source=_ref(self._visitor),
+            source=self._source,
             source_id=f"{self._visitor}:{say.client_id}",
             text=say.text,
             profile=self._profile,
