@@ -142,26 +142,11 @@ class Database:
 # --- the server process ------------------------------------------------------------------
 
 
-class Server:
-    def __init__(self, db_url: str, tmp: Path, outbox: str, profile: Path | None) -> None:
-        self.port, self.slack_port = _free_port(), _free_port()
-        cmd = [
-            sys.executable,
-            "-m",
-            "bench.bench_server",
-            "--port",
-            str(self.port),
-            "--slack-port",
-            str(self.slack_port),
-            "--db",
-            db_url,
-            "--data-dir",
-            str(tmp),
-            "--outbox",
-            outbox,
-        ]
-        if profile is not None:
-            cmd += ["--profile", str(profile)]
+class ServerProcess:
+    """A benchmark server as a child process listening on ``port``, logging to ``tmp/server.log``."""
+
+    def __init__(self, cmd: list[str], port: int, tmp: Path) -> None:
+        self.port = port
         self.log = open(tmp / "server.log", "w+b")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -192,6 +177,31 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+class Server(ServerProcess):
+    """The bridge (``bench.bench_server``): real app, loopback Slack emulator, migrated database."""
+
+    def __init__(self, db_url: str, tmp: Path, outbox: str, profile: Path | None) -> None:
+        port, self.slack_port = _free_port(), _free_port()
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.bench_server",
+            "--port",
+            str(port),
+            "--slack-port",
+            str(self.slack_port),
+            "--db",
+            db_url,
+            "--data-dir",
+            str(tmp),
+            "--outbox",
+            outbox,
+        ]
+        if profile is not None:
+            cmd += ["--profile", str(profile)]
+        super().__init__(cmd, port, tmp)
 
 
 # --- the sockets -------------------------------------------------------------------------
@@ -281,7 +291,7 @@ async def _socket(
         await ws.close()
 
 
-async def _drive(args: argparse.Namespace, server: Server) -> tuple[Stats, float, float, float]:
+async def _drive(args: argparse.Namespace, server: ServerProcess) -> tuple[Stats, float, float, float]:
     stats = Stats(sockets=args.connections)
     url = f"http://127.0.0.1:{server.port}/widget/ws"
     origin = f"http://127.0.0.1:{server.port}"
