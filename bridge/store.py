@@ -370,12 +370,22 @@ class BulkInsert:
     def execute_sync(
         self, conn: sa.Connection, rows: list[Prepared], extra: list[tuple[Any, ...]] | None = None
     ) -> list[Any]:
-        """``execute`` on a blocking connection (the SQLite batch thread)."""
+        """``execute`` on a blocking connection (the SQLite batch thread), straight on its DBAPI cursor: the values
+        are driver-ready already, and plain tuples for the ``RETURNING`` rows spare the thread (and the GIL it holds
+        meanwhile) SQLAlchemy's result rows, 1.8 ms of a 741-message batch."""
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        dbapi_error = conn.dialect.loaded_dbapi.Error
         returned: list[Any] = []
-        for sql, parameters in self.statements(rows, extra):
-            result = conn.exec_driver_sql(sql, parameters)
-            if result.returns_rows:
-                returned.extend(result.all())
+        try:
+            for sql, parameters in self.statements(rows, extra):
+                try:
+                    cursor.execute(sql, parameters)
+                except dbapi_error as exc:  # the same exception SQLAlchemy would raise (IntegrityError...)
+                    raise sa.exc.DBAPIError.instance(sql, parameters, exc, dbapi_error, dialect=conn.dialect) from exc
+                if cursor.description is not None:
+                    returned.extend(cursor.fetchall())
+        finally:
+            cursor.close()
         return returned
 
 

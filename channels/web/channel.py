@@ -253,6 +253,8 @@ class Session:
         finally:
             if self._acker is not None:  # the socket is gone; stored messages stay stored
                 self._acker.cancel()
+            for _client_id, stored in self._pending:  # nobody acks these now: their errors count as seen
+                stored.add_done_callback(_retrieve)
             if self._visitor is not None:
                 self._channel._detach(self._visitor, self._ws)
 
@@ -361,7 +363,6 @@ class Session:
             task = asyncio.get_running_loop().create_task(self._channel._sink(inbound))
             self._tasks += 1
             task.add_done_callback(self._task_done)
-        task.add_done_callback(_retrieve)
         self._pending.append((say.client_id, task))
         if self._acker is None:
             self._acker = asyncio.get_running_loop().create_task(self._ack())
@@ -435,7 +436,8 @@ def _done(task: asyncio.Future[Any]) -> asyncio.Future[None]:
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:
-    """Mark a store task's error as seen (the acker reports it, unless the socket is gone)."""
+    """Mark a store task's error as seen: the acker reports the errors of the messages it reaches, this those of
+    the messages left when the socket is gone."""
     if not task.cancelled():
         task.exception()
 

@@ -110,7 +110,7 @@ def _say(data: dict[str, Any]) -> Say:
     client_id, text = data.get("client_id"), data.get("text")
     if not isinstance(client_id, str) or not 1 <= len(client_id) <= 64 or not client_id.isprintable():
         raise ProtocolError("bad_frame", "message needs a client_id of 1-64 printable characters")
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or not text or text.isspace():
         raise ProtocolError("bad_frame", "message needs a non-empty text")
     if len(text) > MAX_TEXT_CHARS:
         raise ProtocolError("too_long", f"message text is limited to {MAX_TEXT_CHARS} characters")
