@@ -378,36 +378,28 @@ class Desk:
             return None
         if (inbound.source.channel, inbound.source.external_id) in self._first_messages:
             return None
-        queued = self._engine.submit_routed(inbound)
-        if queued is None:
+        conversation_id = self._engine.routed(inbound)
+        if conversation_id is None:
             return None
-        stored, conversation_id = queued
-        receipt: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        committed = _Committed(self, inbound, conversation_id)
+        self._engine.submit_routed(inbound, conversation_id, committed)
+        return committed.receipt
 
-        async def the_full_way() -> Receipt:
-            done = await self._engine.customer_receipt(stored, inbound, conversation_id)
-            return await self._stored_customer_message(inbound, done)
+    def _acknowledged(self, inbound: CustomerMessage, receipt: Receipt) -> None:
+        """A hot-path message is stored and its receipt given: FAQ answer and urgent priority follow, in a task
+        (the ack does not wait for the keyword work and its Slack calls)."""
+        try:
+            if self._keywords(inbound):
+                task = asyncio.ensure_future(self._stored_customer_message(inbound, receipt))
+                self._after_ack.add(task)
+                task.add_done_callback(self._after_ack.discard)
+        except Exception:  # the message is stored and acknowledged: keyword trouble is only logged
+            log.exception("desk: keyword checks failed for conversation %s", receipt.conversation_id)
 
-        def committed(done: asyncio.Future[int | None]) -> None:
-            if done.cancelled() or done.exception() is not None or done.result() is None:
-                # a failure, or a duplicate whose id is looked up: the full way, in a task
-                asyncio.ensure_future(the_full_way()).add_done_callback(lambda task: _settle(receipt, task))
-                return
-            stored_receipt = Receipt(
-                status=ReceiptStatus.STORED, message_id=done.result(), conversation_id=conversation_id
-            )
-            if not receipt.done():
-                receipt.set_result(stored_receipt)  # the ack does not wait for the keyword work and its Slack calls
-            try:
-                if self._keywords(inbound):  # FAQ answer, urgent priority: after the ack
-                    task = asyncio.ensure_future(self._stored_customer_message(inbound, stored_receipt))
-                    self._after_ack.add(task)
-                    task.add_done_callback(self._after_ack.discard)
-            except Exception:  # the message is stored and acknowledged: keyword trouble is only logged
-                log.exception("desk: keyword checks failed for conversation %s", conversation_id)
-
-        stored.add_done_callback(committed)
-        return receipt
+    async def _redelivered(self, inbound: CustomerMessage, conversation_id: int) -> Receipt:
+        """A hot-path message turned out a duplicate: the receipt of the message it already is, the full way."""
+        duplicate = await self._engine.duplicate_receipt(inbound, conversation_id)
+        return await self._stored_customer_message(inbound, duplicate)
 
     def _keywords(self, inbound: CustomerMessage) -> bool:
         """Whether the message names an FAQ or urgent keyword (``_after_customer_message`` has work to do)."""
@@ -779,6 +771,32 @@ async def tell_customer(
     message_id = (await conn.execute(sa.insert(MESSAGE).values(**message).returning(MESSAGE.c.id))).scalar()
     delivery = delivery_row(conversation_id=conversation_id, target=customer, key=f"{key}>customer", now=now)
     await conn.execute(sa.insert(DELIVERY).values(message_id=message_id, **delivery))
+
+
+@final
+class _Committed:
+    """The writer's ``Outcome`` for a message on ``Desk.receive_soon``'s hot path: it resolves the receipt right
+    in the commit's callback (no future of the writer's, no extra trip through the event loop)."""
+
+    __slots__ = ("_conversation_id", "_desk", "_inbound", "receipt")
+
+    def __init__(self, desk: Desk, inbound: CustomerMessage, conversation_id: int) -> None:
+        self._desk, self._inbound, self._conversation_id = desk, inbound, conversation_id
+        self.receipt: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+
+    def stored(self, message_id: int | None) -> None:
+        if message_id is None:  # a duplicate, whose id is looked up: the full way, in a task
+            task = asyncio.ensure_future(self._desk._redelivered(self._inbound, self._conversation_id))
+            task.add_done_callback(lambda done: _settle(self.receipt, done))
+            return
+        receipt = Receipt(status=ReceiptStatus.STORED, message_id=message_id, conversation_id=self._conversation_id)
+        if not self.receipt.done():
+            self.receipt.set_result(receipt)
+        self._desk._acknowledged(self._inbound, receipt)
+
+    def failed(self, exc: BaseException) -> None:
+        if not self.receipt.done():
+            self.receipt.set_exception(exc)
 
 
 def _settle(receipt: asyncio.Future[Receipt], task: asyncio.Future[Receipt]) -> None:

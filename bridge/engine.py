@@ -28,7 +28,7 @@ from bridge.events import (
     ReceiptStatus,
 )
 from bridge.model import Contact, Conversation, ConversationStatus, Delivery, Identity, Message, utcnow
-from bridge.store import Store
+from bridge.store import Outcome, Store
 
 log = logging.getLogger("switchboard.engine")
 
@@ -137,15 +137,23 @@ class Engine:
         stored = self._submit_customer_message(inbound, route.conversation_id)
         return self.customer_receipt(stored, inbound, route.conversation_id)
 
-    def submit_routed(self, inbound: CustomerMessage) -> tuple[asyncio.Future[int | None], int] | None:
-        """The hot path, without awaiting: when the customer's open conversation is cached, queue ``inbound`` now
-        and return the writer's future (its message id, None for a duplicate) and the conversation; else None."""
+    def routed(self, inbound: CustomerMessage) -> int | None:
+        """The customer's open conversation when its route is cached (their message needs no lookup), else None."""
         route = self._routes.get((inbound.source.channel, inbound.source.external_id))
-        if route is None:
-            return None
-        return self._submit_customer_message(inbound, route.conversation_id), route.conversation_id
+        return None if route is None else route.conversation_id
+
+    def submit_routed(self, inbound: CustomerMessage, conversation_id: int, outcome: Outcome) -> None:
+        """The hot path, without awaiting: queue ``inbound`` for its cached conversation (``routed``) now;
+        ``outcome`` is told its message id (None for a duplicate) once committed."""
+        message, deliveries = self._customer_rows(inbound, conversation_id)
+        self._store.writer.queue_message(message, deliveries, outcome)
 
     def _submit_customer_message(self, inbound: CustomerMessage, conversation_id: int) -> asyncio.Future[int | None]:
+        return self._store.writer.submit_message(*self._customer_rows(inbound, conversation_id))
+
+    @staticmethod
+    def _customer_rows(inbound: CustomerMessage, conversation_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The Message row of ``inbound`` and its Delivery row to the conversation's Slack thread."""
         now = utcnow()
         message = customer_message_row(inbound, conversation_id, now)
         delivery = delivery_row(
@@ -153,16 +161,20 @@ class Engine:
             target=ExternalRef(channel=ChannelKind.SLACK, external_id=str(conversation_id)),
             now=now,
         )
-        return self._store.writer.submit_message(message, [delivery])
+        return message, [delivery]
 
     async def customer_receipt(
         self, stored: Awaitable[int | None], inbound: CustomerMessage, conversation_id: int
     ) -> Receipt:
         """The receipt of a queued customer message, once committed (a duplicate's is looked up)."""
         message_id = await stored
-        if message_id is None:  # a redelivery: tell the adapter which message it already is
-            return await self._duplicate(inbound.source.channel, inbound.source_id, conversation_id)
+        if message_id is None:
+            return await self.duplicate_receipt(inbound, conversation_id)
         return _receipt(message_id, conversation_id)
+
+    async def duplicate_receipt(self, inbound: CustomerMessage, conversation_id: int) -> Receipt:
+        """A redelivered message's receipt: it tells the adapter which message it already is."""
+        return await self._duplicate(inbound.source.channel, inbound.source_id, conversation_id)
 
     async def _customer_hello(self, inbound: CustomerHello) -> Receipt:
         """Open (and so greet) the customer's conversation without a message; the route is not cached, so

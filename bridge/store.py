@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -68,13 +68,38 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+class Outcome(Protocol):
+    """Told, on the event loop, how the group commit of a queued message went."""
+
+    def stored(self, message_id: int | None) -> None:
+        """Committed: the message's id, or None for a duplicate (its deliveries were not inserted either)."""
+
+    def failed(self, exc: BaseException) -> None:
+        """The batch failed as a whole: nothing of it is stored."""
+
+
+@dataclass(slots=True)
+class Awaited:
+    """The ``Outcome`` of ``submit_message``: its future."""
+
+    future: asyncio.Future[int | None]
+
+    def stored(self, message_id: int | None) -> None:
+        if not self.future.done():
+            self.future.set_result(message_id)
+
+    def failed(self, exc: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(exc)
+
+
 @dataclass(slots=True)
 class PendingMessage:
     """A message row and its delivery rows waiting for the next group commit."""
 
     message: dict[str, Any]
     deliveries: list[dict[str, Any]]
-    future: asyncio.Future[int | None]
+    outcome: Outcome
     prepared: Prepared  # the message row, ready for ``BulkInsert``
     prepared_deliveries: list[Prepared]
 
@@ -156,11 +181,16 @@ class GroupCommitWriter:
         ``deliveries`` are Delivery rows without ``message_id`` and ``idempotency_key``: the writer adds both.
         """
         future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self.queue_message(message, deliveries, Awaited(future))
+        return future
+
+    def queue_message(self, message: dict[str, Any], deliveries: list[dict[str, Any]], outcome: Outcome) -> None:
+        """``submit_message`` for the hot path: ``outcome`` is told right in the commit's callback, without a
+        future and the extra trip through the event loop that its done-callbacks take."""
         prepared = self._insert_messages.prepare(message)
         prepared_deliveries = [self._insert_deliveries.prepare(d) for d in deliveries]
-        self._queue.append(PendingMessage(message, deliveries, future, prepared, prepared_deliveries))
+        self._queue.append(PendingMessage(message, deliveries, outcome, prepared, prepared_deliveries))
         self._wakeup.set()
-        return future
 
     def submit_job(self, job: Job[T]) -> asyncio.Future[T]:
         """Queue ``job``; the future gives its result once its transaction is committed."""
@@ -205,19 +235,21 @@ class GroupCommitWriter:
         try:
             async with conn.begin():
                 returned = await self._insert_messages.execute(conn, [item.prepared for item in items])
-                outcome, deliveries, prepared, extra = _paired(items, returned)
+                ids, deliveries, prepared, extra = _paired(items, returned)
                 if deliveries:
                     await self._insert_deliveries.execute(conn, prepared, extra)
         except Exception as exc:  # the whole batch failed: tell every waiter, keep running
             self.fail(items, exc)
             return
-        self.settle(items, outcome, deliveries)
+        self.settle(items, ids, deliveries)
 
-    def settle(self, items: list[PendingMessage], outcome: list[int | None], deliveries: list[dict[str, Any]]) -> None:
+    def settle(self, items: list[PendingMessage], ids: list[int | None], deliveries: list[dict[str, Any]]) -> None:
         """A batch is committed: give each waiter its message id and tell the listener which lanes changed."""
-        for item, message_id in zip(items, outcome, strict=True):
-            if not item.future.done():
-                item.future.set_result(message_id)
+        for item, message_id in zip(items, ids, strict=True):
+            try:
+                item.outcome.stored(message_id)
+            except Exception:  # one waiter's trouble must not keep the others waiting
+                log.exception("a committed message's waiter failed")
         if self._on_commit is not None and deliveries:
             self._on_commit(frozenset((d["conversation_id"], d["target_channel"]) for d in deliveries))
 
@@ -226,8 +258,10 @@ class GroupCommitWriter:
         """The whole batch failed: tell every waiter (the writer keeps running)."""
         log.error("group commit of %d messages failed", len(items), exc_info=exc)
         for item in items:
-            if not item.future.done():
-                item.future.set_exception(exc)
+            try:
+                item.outcome.failed(exc)
+            except Exception:
+                log.exception("a failed message's waiter failed")
 
     async def _commit_job(self, conn: AsyncConnection, item: PendingJob) -> None:
         try:
@@ -437,18 +471,19 @@ def _paired(
     increasing, so the key index grows at its end instead of dirtying a page per row.
     """
     stored = {(channel, source_id): message_id for message_id, channel, source_id in returned}
-    outcome: list[int | None] = []
+    ids: list[int | None] = []
     deliveries: list[dict[str, Any]] = []
     prepared: list[Prepared] = []
     extra: list[tuple[int, str]] = []
     for item in items:
         message_id = stored.pop((item.message["source_channel"], item.message["source_id"]), None)
-        outcome.append(message_id)  # pop: a second copy in the batch is a duplicate
+        ids.append(message_id)  # pop: a second copy in the batch is a duplicate
         if message_id is not None:
             deliveries.extend(item.deliveries)
             prepared.extend(item.prepared_deliveries)
-            extra.extend((message_id, f"m{message_id}.{n}") for n in range(len(item.deliveries)))
-    return outcome, deliveries, prepared, extra
+            for n in range(len(item.deliveries)):
+                extra.append((message_id, f"m{message_id}.{n}"))
+    return ids, deliveries, prepared, extra
 
 
 def _writer_cache(dbapi_conn: Any, _record: Any) -> None:
@@ -495,11 +530,11 @@ class SqliteBatchThread:
         def run() -> None:
             while items := take_messages(queue):
                 try:
-                    outcome, deliveries = self._write(items)
+                    ids, deliveries = self._write(items)
                 except Exception as exc:
                     loop.call_soon_threadsafe(fail, items, exc)
                 else:
-                    loop.call_soon_threadsafe(settle, items, outcome, deliveries)
+                    loop.call_soon_threadsafe(settle, items, ids, deliveries)
                 if yield_to_loop():
                     return
 
@@ -510,10 +545,10 @@ class SqliteBatchThread:
             self._conn = self._engine.connect()
         with self._conn.begin():
             returned = self._messages.execute_sync(self._conn, [item.prepared for item in items])
-            outcome, deliveries, prepared, extra = _paired(items, returned)
+            ids, deliveries, prepared, extra = _paired(items, returned)
             if deliveries:
                 self._deliveries.execute_sync(self._conn, prepared, extra)
-        return outcome, deliveries
+        return ids, deliveries
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close)

@@ -262,10 +262,12 @@ class Session:
         try:
             frame = parse_frame(raw)
             match frame:
+                case Say():  # the frame a socket sends most, first; no coroutine of its own
+                    if len(self._pending) >= PIPELINE:  # backpressure: wait for the oldest commit
+                        await asyncio.wait([self._pending[0][1]])
+                    self._say(frame)
                 case Hello():
                     await self._hello(frame)
-                case Say():
-                    await self._say(frame)
                 case Ping():
                     await self._ws.send_str('{"type":"pong"}')
                 case TranscriptRequest():
@@ -343,12 +345,10 @@ class Session:
             raise ProtocolError("rate_limited", "too many messages; wait a moment")
         sent.append(now)
 
-    async def _say(self, say: Say) -> None:
+    def _say(self, say: Say) -> None:
         if self._visitor is None or self._source is None:
             raise ProtocolError("not_authenticated", "send hello before messages")
         self._throttle()
-        if len(self._pending) >= PIPELINE:  # backpressure: wait for the oldest commit
-            await asyncio.wait([self._pending[0][1]])
         inbound = CustomerMessage(
             source=self._source,
             source_id=f"{self._visitor}:{say.client_id}",
