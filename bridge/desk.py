@@ -14,9 +14,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, final
+from typing import Any, TypeVar, final
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge import after_hours, choices, faq, routing, survey, texts
@@ -47,7 +48,7 @@ from bridge.i18n import Catalogs
 from bridge.keyed_locks import KeyedLocks
 from bridge.model import ConversationStatus, as_utc, utcnow
 from bridge.routing import Priority
-from bridge.store import Store
+from bridge.store import Job, Store
 from bridge.words import words_of
 
 __all__ = ["TAGS", "Actor", "CardState", "Change", "Desk", "EarlierConversation", "NotAConversation", "Stale"]
@@ -56,10 +57,19 @@ log = logging.getLogger("switchboard.desk")
 
 TAGS = ("technical", "payment", "account", "complaint")
 REOPEN_WITHIN = timedelta(days=7)  # a customer writing later than this starts a new conversation
+_T = TypeVar("_T")
 
 
 class NotAConversation(LookupError):
     """The thread is not a customer conversation's thread."""
+
+
+class _StoredBefore(Exception):
+    """Raised in a writer job (rolling it back): the customer's message is stored already, it is a copy."""
+
+
+class _NoLongerApplies(Exception):
+    """Raised in a writer job (rolling it back): the survey answer no longer applies (answered, window closed)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,7 +145,6 @@ class _Outcome:
     stale: str | None = None
     note: str | None = None
     mention: str | None = None
-    customer: ExternalRef | None = None
 
 
 @final
@@ -547,20 +556,27 @@ class Desk:
         prompt_id: int | None = None,
     ) -> Receipt | None:
         """Record a rating or its comment: the message joins the closed conversation (and its thread), the
-        customer hears back, the card shows it. None when the answer no longer applies (nothing is stored)."""
+        customer hears back, the card shows it. None when the answer no longer applies (nothing is stored); a
+        DUPLICATE receipt when this very message was stored meanwhile (a copy delivered at the same time)."""
         now = self._clock()
 
-        async def job(conn: AsyncConnection) -> int | None:
-            if not await survey.record(conn, conversation_id, answer, now=now, prompt_id=prompt_id):
-                return None
+        async def job(conn: AsyncConnection) -> int:
+            # The message first: its unique source tells a copy whose first delivery was stored meanwhile
+            # (_StoredBefore), before a refused rating could send the copy on to reopen the conversation.
             message_id = await _store_customer_words(conn, inbound, conversation_id, now)
+            if not await survey.record(conn, conversation_id, answer, now=now, prompt_id=prompt_id):
+                raise _NoLongerApplies  # rolls the message back: the caller stores it as any other message
             reply = survey.reply(self._catalogs, locale, answer)
             await tell_customer(conn, conversation_id, inbound.source, reply, key=f"csat:{message_id}", now=now)
             return message_id
 
-        message_id = await self._store.writer.run(job)
-        if message_id is None:
+        try:
+            message_id = await self._store.writer.run(job)
+        except _NoLongerApplies:
             return None
+        except _StoredBefore:
+            copy = Receipt(status=ReceiptStatus.DUPLICATE, conversation_id=conversation_id, reason="stored before")
+            return await self._stored(inbound) or copy
         state = await self.state(conversation_id)
         await self._notify(Change(state=state, note=survey.note(answer)))
         return Receipt(status=ReceiptStatus.STORED, message_id=message_id, conversation_id=conversation_id)
@@ -581,8 +597,11 @@ class Desk:
             return message_id, settled
 
         try:
-            done = await self._store.writer.run(job)
-        except sa.exc.IntegrityError:  # another process stored the same hand-off or press meanwhile
+            if reply is faq.Reply.ANSWERED:  # resolves: the customer's next message takes the slow path
+                done = await self._resolving(said.source, job)
+            else:
+                done = await self._store.writer.run(job)
+        except (sa.exc.IntegrityError, _StoredBefore):  # another process stored the same hand-off or press meanwhile
             done = None
         if done is None:
             reason = "the conversation was resolved, handed to the agents or answered by one meanwhile"
@@ -590,7 +609,6 @@ class Desk:
         message_id, settled = done
         await self._notify(Change(state=await self.state(conversation_id), note=settled.note, mention=settled.mention))
         if reply is faq.Reply.ANSWERED:
-            self._engine.forget_route(settled.customer)  # resolved: the customer's next message takes the slow path
             await self.dispatch()  # an agent it was offered to has room again
         elif settled.mention is None:
             await self._route(conversation_id)  # nobody has it yet: offer it, or tell the customer their place
@@ -669,7 +687,7 @@ class Desk:
             if row is None:
                 raise NotAConversation(thread_ts)
             stale, values, note, customer_texts = decide(row)
-            outcome = _Outcome(int(row.id), stale=stale, customer=_customer(row))
+            outcome = _Outcome(int(row.id), stale=stale)
             if stale is not None or not values:
                 return outcome
             done = await conn.execute(
@@ -690,12 +708,34 @@ class Desk:
             outcome.note, outcome.mention = note, mention
             return outcome
 
-        outcome = await self._store.writer.run(job)
+        if forget:
+            outcome = await self._resolving(await self._customer_of_thread(thread_ts), job)
+        else:
+            outcome = await self._store.writer.run(job)
         if outcome.stale is not None:
             raise Stale(outcome.stale, await self.state(outcome.conversation_id))
-        if forget and outcome.customer is not None:
-            self._engine.forget_route(outcome.customer)
         return await self._emit(outcome)
+
+    async def _customer_of_thread(self, thread_ts: str) -> ExternalRef:
+        """The customer of the conversation whose thread is ``thread_ts``; raises ``NotAConversation``."""
+        of_thread = _CONVERSATION_ROW.where(CONVERSATION.c.slack_thread_ts == thread_ts)
+        row = await self._store.fetch_one(of_thread)
+        if row is None:  # a card just posted: its thread_ts may still wait in the writer, so read behind it
+            row = await self._store.writer.run(lambda conn: _first(conn, of_thread))
+        if row is None:
+            raise NotAConversation(thread_ts)
+        return _customer(row)
+
+    async def _resolving(self, customer: ExternalRef, job: Job[_T]) -> _T:
+        """Run ``job``, which resolves (or reopens) ``customer``'s conversation, their cached route forgotten first.
+
+        Forgotten only after the commit, the route would let a message arriving meanwhile join the conversation
+        as it is being resolved, unseen. Forgotten first, that message takes the slow path and waits here for the
+        commit, then answers the survey, reopens or starts a conversation, as any message after a close does.
+        """
+        async with self._first_messages.hold((customer.channel, customer.external_id)):
+            self._engine.forget_route(customer)
+            return await self._store.writer.run(job)
 
     async def _emit(self, outcome: _Outcome) -> CardState:
         state = await self.state(outcome.conversation_id)
@@ -727,14 +767,26 @@ async def _conversation(conn: AsyncConnection, conversation_id: int) -> Any:
     return (await conn.execute(_CONVERSATION_ROW.where(CONVERSATION.c.id == conversation_id))).one()
 
 
+async def _first(conn: AsyncConnection, statement: sa.Select[Any]) -> Any:
+    return (await conn.execute(statement)).first()
+
+
 def _customer(row: Any) -> ExternalRef:
     return ExternalRef(channel=ChannelKind(row.customer_channel), external_id=row.customer_ref)
 
 
 async def _store_customer_words(conn: AsyncConnection, said: CustomerMessage, conversation_id: int, now: Any) -> int:
-    """Store what the customer said (a typed rating, a pressed choice's label) and its delivery to the thread."""
+    """Store what the customer said (a typed rating, a pressed choice's label) and its delivery to the thread.
+
+    Raises ``_StoredBefore`` when this very message is stored already (a copy delivered at the same time, another
+    process or path first), deduplicated by the unique source, never by a check first.
+    """
     message = customer_message_row(said, conversation_id, now)
-    message_id = (await conn.execute(sa.insert(MESSAGE).values(**message).returning(MESSAGE.c.id))).scalar()
+    insert = (sqlite if conn.dialect.name == "sqlite" else postgresql).insert(MESSAGE).values(**message)
+    inserted = insert.on_conflict_do_nothing(index_elements=["source_channel", "source_id"])
+    message_id = (await conn.execute(inserted.returning(MESSAGE.c.id))).scalar()
+    if message_id is None:
+        raise _StoredBefore
     slack = ExternalRef(channel=ChannelKind.SLACK, external_id=str(conversation_id))
     key = f"{said.source.channel}:{said.source_id}>slack"
     delivery = delivery_row(conversation_id=conversation_id, target=slack, key=key, now=now)
