@@ -37,7 +37,7 @@ from bridge.canned import KEYWORDS, language_name
 from bridge.choices import Prompt
 from bridge.engine import CONVERSATION, IDENTITY, MESSAGE
 from bridge.events import ChannelKind, Choice, ExternalRef
-from bridge.i18n import Catalogs, placeholder_names
+from bridge.i18n import CANNED_DOMAIN, Catalogs, placeholder_names
 from bridge.model import ConversationStatus
 from bridge.words import first_word, words_of
 
@@ -112,6 +112,7 @@ class Keywords:
 
     def __init__(self, catalogs: Catalogs) -> None:
         self._catalogs = catalogs
+        self._stamp = catalogs.stamp(CANNED_DOMAIN)
         self._compiled = _compile(_read(catalogs))
         self._checked_at = time.monotonic()
 
@@ -144,9 +145,12 @@ class Keywords:
         now = time.monotonic()
         if now - self._checked_at >= self._catalogs.reload_interval:
             self._checked_at = now
-            lists = _read(self._catalogs)
-            if lists != self._compiled.lists:
-                self._compiled = _compile(lists)
+            stamp = self._catalogs.stamp(CANNED_DOMAIN)  # a stat per file; reading every list took ~20 ms
+            if stamp != self._stamp:
+                self._stamp = stamp
+                lists = _read(self._catalogs)
+                if lists != self._compiled.lists:
+                    self._compiled = _compile(lists)
         return self._compiled
 
 

@@ -520,6 +520,13 @@ class Catalogs:
         text, used = self._render(locale, _Lookup(CANNED_DOMAIN, key, source), params)
         return CannedText(text=text, locale=used, fell_back=used != locale, source_text=_fill(source, params))
 
+    def stamp(self, domain: str) -> tuple[object, ...]:
+        """What changes when a catalog file of ``domain`` (or the set of locales) changes: each file's mtime and
+        size, as last checked. Texts derived from the catalogs are re-read only when it differs (cheap: a ``stat``
+        per file at most every ``reload_interval``)."""
+        available = self.available
+        return (available, *(self._file(locale, domain).stamp for locale in (None, *available)))
+
     def canned_keys(self) -> list[str]:
         """Every canned answer key, sorted."""
         return sorted(self._canned_sources())
