@@ -27,8 +27,8 @@ def _emulator(h: Harness) -> TelegramEmulator:
     return h.telegram
 
 
-async def _root(h: Harness, count: int = 1) -> list[dict[str, Any]]:
-    await h.slack.wait_for(lambda: len(h.slack.channel_messages()) >= count)
+async def _root(h: Harness, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:  # noqa: ASYNC109
+    await h.slack.wait_for(lambda: len(h.slack.channel_messages()) >= count, timeout=timeout)
     return h.slack.channel_messages()
 
 
@@ -108,8 +108,9 @@ async def test_1000_updates_from_10_chats_keep_per_chat_order(telegram_harness: 
         text = f"{chat}/{counters[chat]:03d}"
         counters[chat] += 1
         update_ids[text] = telegram.user_sends(chat, text, first_name=f"C{chat}")["update_id"]
-    roots = await _root(h, 10)
-    await slack.wait_for(lambda: sum(len(slack.thread(r["ts"])) for r in roots) == 1000, timeout=20)
+    # Generous limits: this test is about order, and 1,000 Slack posts take a while on a slow or busy machine.
+    roots = await _root(h, 10, timeout=30)
+    await slack.wait_for(lambda: sum(len(slack.thread(r["ts"])) for r in roots) == 1000, timeout=90)
 
     stored: dict[str, list[str]] = defaultdict(list)
     query = sa.select(IDENTITY.c.external_id, MESSAGE.c.text).join(
