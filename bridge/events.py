@@ -194,6 +194,7 @@ class OutboundCard:
     kind: Literal["card"] = "card"
     delivery_id: int
     card: ConversationCard
+    maybe_sent_after: datetime | None = None  # see OutboundText
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,6 +216,12 @@ class OutboundText:
     attachments: tuple[Attachment, ...] = ()
     choices: tuple[Choice, ...] = ()  # buttons under the message; the customer may press one
     created_at: datetime
+    idempotency_key: str | None = None  # the delivery's unique key; Slack posts carry it in message metadata
+    # Set when an earlier process may have posted this (it was pending when this one started, and a process
+    # that dies between the platform's accept and our "sent" mark leaves it so): a channel that can look for it
+    # (Slack: the thread's messages carrying the key) must do so before posting again. The posting happened at
+    # this time or later.
+    maybe_sent_after: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

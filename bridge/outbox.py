@@ -43,6 +43,7 @@ POLL_INTERVAL = 1.0  # seconds between full polls for due deliveries (retries, b
 MAX_LANES = 16  # lanes delivering at once: far above what Slack (1 post/s per channel) or Telegram (30/s) take,
 # and low enough that a backlog never starves the event loop that acknowledges customers' messages
 BLOCKED_REASON = "customer blocked the bot"
+STOP_GRACE = 5.0  # seconds in-flight deliveries get to finish on stop; the rest stays pending for the next start
 
 
 @final
@@ -86,6 +87,10 @@ class Outbox:
         self._poll_now = True
         self._threads: dict[int, str] = {}  # threads opened here: later rows of a batch read before it have none
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        # Deliveries up to this id existed before this process started: one may have been posted by a process that
+        # died before marking it sent, so channels look for it before posting (``maybe_sent_after``).
+        self._horizon: int | None = None
         self._sent_listeners: list[Callable[[str, float], None]] = []
         store.on_commit(self.wake)
 
@@ -106,13 +111,18 @@ class Outbox:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        """Stop taking new work, let in-flight deliveries finish (10 s at most); pending rows stay stored."""
+        """Stop taking new work, let in-flight deliveries finish (STOP_GRACE at most); pending rows stay stored.
+
+        A lane stops after the delivery it is attempting: draining a backlog here would hold the stop for as long
+        as the platform takes (under a rate limit, minutes), and the rows are safe in the database anyway.
+        """
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         lanes = list(self._busy.values())
         if lanes:
-            _, late = await asyncio.wait(lanes, timeout=10)
+            _, late = await asyncio.wait(lanes, timeout=STOP_GRACE)
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
@@ -126,6 +136,8 @@ class Outbox:
             if self._poll_now or loop.time() >= next_poll:
                 self._poll_now = False
                 try:
+                    if self._horizon is None:
+                        self._horizon = await self._last_delivery_id()
                     due, next_at = await self._due_lanes()
                 except Exception:
                     log.exception("outbox poll failed; retrying in 1 s")
@@ -133,6 +145,9 @@ class Outbox:
                 lanes.update(due)
                 wait = POLL_INTERVAL if next_at is None else (next_at - self._clock()).total_seconds()
                 next_poll = loop.time() + max(0.0, min(POLL_INTERVAL, wait))
+            if self._horizon is None:  # unknown (the database failed): nothing may be posted before it is known
+                self._dirty |= lanes
+                lanes = set()
             for lane in lanes:
                 if lane in self._busy:
                     self._again.add(lane)
@@ -179,7 +194,7 @@ class Outbox:
                 if not rows:
                     return
                 for row in rows:
-                    if as_utc(row.next_attempt_at) > self._clock() or not await self._attempt(row):
+                    if self._stopping or as_utc(row.next_attempt_at) > self._clock() or not await self._attempt(row):
                         return
         except Exception:
             log.exception("outbox lane %s failed; it will be retried", lane)
@@ -237,8 +252,21 @@ class Outbox:
                 attachments=tuple(Attachment(**a) for a in row.attachments or ()),
                 choices=from_stored(row.choices),
                 created_at=as_utc(row.created_at),
+                idempotency_key=row.idempotency_key,
+                maybe_sent_after=self._maybe_sent_after(row),
             )
         return await channel.deliver(out)
+
+    async def _last_delivery_id(self) -> int:
+        found = await self._store.fetch_one(sa.select(sa.func.max(DELIVERY.c.id)))
+        return 0 if found is None or found[0] is None else int(found[0])
+
+    def _maybe_sent_after(self, row: Any) -> datetime | None:
+        """When a delivery pending since before this process started may have been posted: not before its message
+        was stored. None for a delivery no earlier process saw."""
+        if self._horizon is None or row.id > self._horizon:
+            return None
+        return as_utc(row.created_at)
 
     async def _open_thread(self, channel: Channel, row: Any) -> str:
         """Post the conversation's root card and remember its ts as the thread."""
@@ -251,7 +279,8 @@ class Outbox:
             first_message=row.text,
             attributes=row.contact_attributes or {},
         )
-        delivered = await channel.deliver(OutboundCard(delivery_id=row.id, card=card))
+        card_out = OutboundCard(delivery_id=row.id, card=card, maybe_sent_after=self._maybe_sent_after(row))
+        delivered = await channel.deliver(card_out)
 
         async def job(conn: AsyncConnection) -> None:
             await conn.execute(
@@ -323,6 +352,7 @@ def _lane_query(lane: Lane) -> sa.Select[Any]:
     return (
         sa.select(
             DELIVERY.c.id,
+            DELIVERY.c.idempotency_key,
             DELIVERY.c.kind,
             DELIVERY.c.target_channel,
             DELIVERY.c.target_ref,

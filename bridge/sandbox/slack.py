@@ -161,6 +161,21 @@ def _json_field(params: dict[str, Any], name: str, error: str) -> Any:
     return value
 
 
+def _metadata(params: dict[str, Any]) -> dict[str, Any] | None:
+    """Message metadata as Slack checks it: a JSON object with a string ``event_type`` and an object
+    ``event_payload`` (``invalid_metadata_format`` / ``invalid_metadata_schema`` otherwise)."""
+    value = _json_field(params, "metadata", "invalid_metadata_format")
+    if value is None or value in ("", {}):
+        return None
+    if not isinstance(value, dict):
+        raise SlackEmulatorError("invalid_metadata_format")
+    if not isinstance(value.get("event_type"), str) or not value["event_type"]:
+        raise SlackEmulatorError("invalid_metadata_schema")
+    if not isinstance(value.get("event_payload"), dict):
+        raise SlackEmulatorError("invalid_metadata_schema")
+    return {"event_type": value["event_type"], "event_payload": copy.deepcopy(value["event_payload"])}
+
+
 def _truthy(value: Any) -> bool:
     return value in (True, 1, "1", "true", "True")
 
@@ -271,6 +286,7 @@ class SlackEmulator:
         self._store = _Store()
         self._failures: dict[str, list[_Failure]] = {}
         self._delays: dict[str, list[float]] = {}  # method -> how late its next calls answer (delay_next)
+        self._late: dict[str, list[float]] = {}  # method -> how late its next calls answer once done (answer_late)
         self._last_ts_us = 0
         self._triggers: dict[str, _Trigger] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
@@ -375,6 +391,19 @@ class SlackEmulator:
         happens only after the delay.
         """
         self._delays.setdefault(method, []).extend(seconds for _ in range(count))
+
+    def answer_late(self, method: str, seconds: float, *, count: int = 1) -> None:
+        """Make the next ``count`` calls of ``method`` take effect at once but answer ``seconds`` late: Slack has
+        accepted the post while the caller still waits (a slow or dropped answer; a caller killed now never
+        learns that its post exists)."""
+        self._late.setdefault(method, []).extend(seconds for _ in range(count))
+
+    def recover(self) -> None:
+        """Drop the failures and delays still scheduled (``fail_next``, ``delay_next``, ``answer_late``): Slack is
+        healthy again."""
+        self._failures.clear()
+        self._delays.clear()
+        self._late.clear()
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109 (public API)
         """Poll ``predicate`` until true; AssertionError after ``timeout`` seconds."""
@@ -519,10 +548,12 @@ class SlackEmulator:
         }
         if blocks is not None:
             message["blocks"] = blocks
-        for key in ("attachments", "metadata"):
-            value = _json_field(params, key, f"invalid_{key}")
-            if value:
-                message[key] = value
+        attachments = _json_field(params, "attachments", "invalid_attachments")
+        if attachments:
+            message["attachments"] = attachments
+        metadata = _metadata(params)
+        if metadata is not None:
+            message["metadata"] = metadata
         if params.get("username"):
             message["username"] = params["username"]
         if params.get("icon_emoji") or params.get("icon_url"):
@@ -588,6 +619,9 @@ class SlackEmulator:
             result = await handler(params, request)
         except SlackEmulatorError as exc:
             return self._api_response({"ok": False, "error": exc.error, **exc.extra})
+        late = self._late.get(method)
+        if late:
+            await asyncio.sleep(late.pop(0))
         return self._api_response({"ok": True, **result})
 
     @staticmethod
@@ -768,12 +802,16 @@ class SlackEmulator:
         return {**self._page(visible, params), "pin_count": 0}
 
     def _page(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+        """One page of ``messages``; their metadata only with ``include_all_metadata`` (Slack leaves it out)."""
         start = int(params.get("cursor") or 0)
         limit = int(params.get("limit") or 100)
-        page = messages[start : start + limit]
+        page = [self._public(m) for m in messages[start : start + limit]]
+        if not _truthy(params.get("include_all_metadata")):
+            for message in page:
+                message.pop("metadata", None)
         more = start + limit < len(messages)
         return {
-            "messages": [self._public(m) for m in page],
+            "messages": page,
             "has_more": more,
             "response_metadata": {"next_cursor": str(start + limit) if more else ""},
         }

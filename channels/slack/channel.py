@@ -12,6 +12,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.announce import Announcements
@@ -44,12 +45,15 @@ from channels.slack.files import SlackFileFetcher
 from channels.slack.home import Home
 from channels.slack.home import register as register_home
 from channels.slack.permissions import Permissions
+from channels.slack.reconcile import Reconciler, card_metadata
+from channels.slack.shapes import malformed
 from channels.slack.stats import register as register_stats
 from channels.slack.transcripts import register as register_transcripts
-from channels.slack.translate import card_post, escape_mrkdwn, message_posts, to_agent_reply
+from channels.slack.translate import card_post, escape_mrkdwn, is_plain_id, message_posts, to_agent_reply
 
 log = logging.getLogger("switchboard.slack")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SLACK_TS = re.compile(r"[0-9]{10}\.[0-9]{6}")  # a message ts as Slack writes it; garbage is never "not ready yet"
 
 
 class ThreadNotReady(Exception):
@@ -97,6 +101,8 @@ class SlackChannel:
         self.channel_id = settings.support_channel
         self.client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url)
         self.bolt = AsyncApp(signing_secret=settings.signing_secret, client=self.client, process_before_response=True)
+        self._verifier = SignatureVerifier(settings.signing_secret)  # the route's own check, before bolt parses
+        self.reconciler = Reconciler(self.client, self.channel_id)  # posts carry their key; found before a repost
         self._names: dict[str, str] = {}
         self._bot_user_id: str | None = None
         self.background = Background()  # follow-up Slack calls, run after Slack got its answer
@@ -166,6 +172,7 @@ class SlackChannel:
             raise SlackStartupError(f"cannot reach Slack at {self._settings.api_url}: {exc}") from exc
         log.info("slack: connected as %s in team %s", auth.get("user"), auth.get("team"))
         self._bot_user_id = str(auth.get("user_id") or "")
+        self.reconciler.own(self._bot_user_id, str(auth.get("bot_id") or ""))
         self._register_fetcher()
         return self
 
@@ -191,19 +198,33 @@ class SlackChannel:
         if not _TIMESTAMP.fullmatch(request.headers.get("X-Slack-Request-Timestamp", "")):
             return web.json_response({"error": "invalid request: missing or malformed request timestamp"}, status=401)
         try:
-            bolt_request = await to_bolt_request(request)
+            body = await request.text()
         except UnicodeDecodeError:
             return web.json_response({"error": "body is not valid UTF-8"}, status=400)
+        headers = request.headers
+        if not self._verifier.is_valid(body, headers["X-Slack-Request-Timestamp"], headers.get("X-Slack-Signature")):
+            return web.json_response({"error": "invalid request"}, status=401)  # verified before any parsing
+        try:  # bolt parses the body and reads ids out of it as Slack shapes them; it raises on other shapes
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, TypeError, AttributeError, LookupError, RecursionError):
+            return web.json_response({"error": "malformed payload"}, status=400)
+        problem = malformed(bolt_request.body)
+        if problem is not None:
+            return web.json_response({"error": f"malformed payload: {problem}"}, status=400)
         return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
 
     async def _on_message(self, event: dict[str, Any]) -> None:
         user = event.get("user")
-        name = await self._agent_name(str(user)) if user and event.get("thread_ts") else None
+        name = await self._agent_name(user) if is_plain_id(user) and event.get("thread_ts") else None
         reply = to_agent_reply(event, support_channel=self.channel_id, agent_name=name)
         if reply is not None:
             receipt = await self._sink(reply)  # raising here gives Slack a 500, so it redelivers
             log.debug("slack: %s -> %s", reply.source_id, receipt.status)
-            if receipt.status is ReceiptStatus.IGNORED and event.get("parent_user_id") == self._bot_user_id:
+            if (
+                receipt.status is ReceiptStatus.IGNORED
+                and event.get("parent_user_id") == self._bot_user_id
+                and _SLACK_TS.fullmatch(reply.thread_ref)
+            ):
                 raise ThreadNotReady(f"reply {reply.source_id} in thread {reply.thread_ref} is not placed yet")
             if receipt.status is ReceiptStatus.STORED and not reply.is_note and self._cards is not None:
                 # An answer clears the card's after-hours mark: a chat.update, after Slack got its 200.
@@ -225,16 +246,20 @@ class SlackChannel:
         try:
             match out:
                 case OutboundCard() if self._cards is not None:
-                    return Delivered(remote_id=await self._cards.post_card(out.card))
+                    existing = await self.reconciler.find_card(out)
+                    async with self.reconciler.card_attempt(out):
+                        return Delivered(remote_id=await self._cards.post_card(out.card, existing=existing))
                 case OutboundCard():
-                    response = await self.client.chat_postMessage(**card_post(out.card, channel=self.channel_id))
+                    existing = await self.reconciler.find_card(out)
+                    if existing is not None:
+                        return Delivered(remote_id=existing)
+                    metadata = card_metadata(out.card.conversation_id)
+                    async with self.reconciler.card_attempt(out):
+                        post = card_post(out.card, channel=self.channel_id)
+                        response = await self.client.chat_postMessage(**post, metadata=metadata)
                     return Delivered(remote_id=str(response["ts"]))
                 case OutboundText():
-                    first: str | None = None
-                    for post in message_posts(out, channel=self.channel_id):
-                        response = await self.client.chat_postMessage(**post)
-                        first = first or str(response["ts"])
-                    assert first is not None
+                    first = await self.reconciler.post_message(out, message_posts(out, channel=self.channel_id))
                     await self._share_files(out)
                     return Delivered(remote_id=first)
                 case OutboundEdit():

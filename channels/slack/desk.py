@@ -24,6 +24,7 @@ from channels.slack import card
 from channels.slack.background import Background
 from channels.slack.permalinks import Permalinks
 from channels.slack.permissions import AgentName, Permissions
+from channels.slack.reconcile import card_metadata
 from channels.slack.translate import card_post, escape_mrkdwn
 
 log = logging.getLogger("switchboard.slack.desk")
@@ -91,8 +92,12 @@ class DeskCards:
 
     # ------------------------------------------------------------------ the card
 
-    async def post_card(self, opening: ConversationCard) -> str:
-        """Post a new conversation's root card (the thread root) and return its ts."""
+    async def post_card(self, opening: ConversationCard, *, existing: str | None = None) -> str:
+        """Post a new conversation's root card (the thread root) and return its ts.
+
+        ``existing``: the card is in the channel already (an earlier process posted it, then died before storing
+        its ts): bring it up to date instead of posting a second thread.
+        """
         state: CardState | None = None
         try:
             state = await self._desk.state(opening.conversation_id)
@@ -101,8 +106,13 @@ class DeskCards:
         else:
             message = await self._card_message(state)
             post = {"channel": self._channel, **message, "unfurl_links": False, "unfurl_media": False}
-        response = await self._client.chat_postMessage(**post)
-        ts = str(response["ts"])
+        post["metadata"] = card_metadata(opening.conversation_id)  # found by it should this process die now
+        if existing is None:
+            ts = str((await self._client.chat_postMessage(**post))["ts"])
+        else:
+            update = {k: post[k] for k in ("channel", "text", "blocks") if k in post}
+            await self._client.chat_update(ts=existing, **update)
+            ts = existing
         self._posted[opening.conversation_id] = ts
         if state is not None:
             self._shown(state, ts)
@@ -224,7 +234,8 @@ class DeskCards:
     async def available(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         words = str(command.get("text") or "").split()
-        if len(words) > 1 or (words and not (words[0].isdigit() and 1 <= int(words[0]) <= 50)):
+        # isdecimal, not isdigit: "²" is a digit that int() refuses
+        if len(words) > 1 or (words and not (words[0].isdecimal() and 1 <= int(words[0]) <= 50)):
             await respond(text=AVAILABLE_USAGE, response_type="ephemeral")
             return
         actor = await self._command_actor(command, respond)

@@ -24,6 +24,9 @@ PERMANENT = frozenset(
         "missing_scope",
         "cant_update_message",
         "message_not_found",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
     }
 )
 

@@ -36,16 +36,24 @@ def shared_files(event: Mapping[str, Any]) -> tuple[Attachment, ...]:
     for file in files:
         if not isinstance(file, Mapping):
             continue
-        url = file.get("url_private_download") or file.get("url_private") or ""
+        url = file.get("url_private_download") or file.get("url_private")
+        size = file.get("size")
         found.append(
-            Attachment(
-                name=str(file.get("name") or file.get("title") or file.get("id") or "file"),
-                media_type=str(file.get("mimetype") or "application/octet-stream"),
-                size=int(file.get("size") or 0),
-                url=f"{FILE_URL_SCHEME}{url}",
+            Attachment(  # Slack's fields are strings and a byte count; anything else is not Slack's
+                name=_text(file.get("name") or file.get("title") or file.get("id"), "file"),
+                media_type=_text(file.get("mimetype"), "application/octet-stream"),
+                size=size if isinstance(size, int) and not isinstance(size, bool) and 0 <= size < 2**63 else 0,
+                url=f"{FILE_URL_SCHEME}{_text(url, '')}",
             )
         )
     return tuple(found)
+
+
+def _text(value: object, default: str) -> str:
+    """A file's field as text a database stores: without NUL, lone surrogates as "?"; not a string: ``default``."""
+    if not isinstance(value, str) or not value:
+        return default
+    return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 class SlackFileFetcher:

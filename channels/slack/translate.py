@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from bridge.events import AgentReply, ChannelKind, ConversationCard, ExternalRef, OutboundText
 from channels.slack.files import shared_files
@@ -12,6 +12,8 @@ from channels.slack.files import shared_files
 NOTE_PREFIX = "//"
 SLACK_TEXT_LIMIT = 39_000  # Slack truncates past 40,000 characters; split below it
 _ACCEPTED_SUBTYPES = (None, "file_share", "thread_broadcast")
+_PLAIN_ID = re.compile(r"[!-~]{1,64}")  # Slack's user ids: short, printable ASCII
+_TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,9}")  # a message timestamp ("1763900100.000100")
 _LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
 _SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
 _MENTION = re.compile(r"<[@#!]([A-Za-z0-9^]+)(?:\|([^>]*))?>")
@@ -21,25 +23,43 @@ CHANNEL_LABELS = {ChannelKind.WEB: "Website chat", ChannelKind.TELEGRAM: "Telegr
 def to_agent_reply(event: Mapping[str, Any], *, support_channel: str, agent_name: str | None) -> AgentReply | None:
     """A human's reply in a conversation thread of the support channel, or None for anything else."""
     thread_ts, ts, user = event.get("thread_ts"), event.get("ts"), event.get("user")
-    if event.get("channel") != support_channel or not thread_ts or not ts or thread_ts == ts or not user:
+    if not (_is_ts(thread_ts) and _is_ts(ts) and is_plain_id(user)):  # anything else in a signed event is not Slack's
+        return None
+    if event.get("channel") != support_channel or thread_ts == ts:
         return None
     if event.get("bot_id") or event.get("subtype") not in _ACCEPTED_SUBTYPES:
         return None
-    raw = str(event.get("text") or "")
+    raw = _storable(event.get("text") or "")
     is_note = raw.lstrip().startswith(NOTE_PREFIX)
     text = from_mrkdwn(raw.lstrip()[len(NOTE_PREFIX) :].lstrip() if is_note else raw).strip()
     files = shared_files(event)
     if not text and not files:
         return None
     return AgentReply(
-        thread_ref=str(thread_ts),
-        agent=ExternalRef(channel=ChannelKind.SLACK, external_id=str(user)),
+        thread_ref=thread_ts,
+        agent=ExternalRef(channel=ChannelKind.SLACK, external_id=user),
         source_id=f"{support_channel}:{ts}",
         text=text,
         agent_name=agent_name,
         is_note=is_note,
         attachments=files,
     )
+
+
+def is_plain_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` can be a Slack user id (anything else in a signed event is not Slack's)."""
+    return isinstance(value, str) and _PLAIN_ID.fullmatch(value) is not None
+
+
+def _is_ts(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and _TS.fullmatch(value) is not None
+
+
+def _storable(text: object) -> str:
+    """Message text a database stores: text only, without NUL (PostgreSQL refuses it), lone surrogates as "?"."""
+    if not isinstance(text, str):
+        return ""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 def from_mrkdwn(text: str) -> str:

@@ -12,6 +12,7 @@ from bridge.choices import is_press
 
 MAX_FRAME_BYTES = 64 * 1024
 MAX_TEXT_CHARS = 10_000
+MAX_MESSAGE_ID = 2**31 - 1  # message ids are INTEGER columns: PostgreSQL refuses a larger number in a query
 _SHORT = 200
 
 
@@ -94,8 +95,9 @@ def parse_frame(raw: str) -> Frame:
         return _transcript(data)
     if kind == "choose":
         return _choose(data)
+    shown = type(kind).__name__ if isinstance(kind, dict | list) else str(kind)  # str(): RecursionError when deep
     raise ProtocolError(
-        "unknown_type", f"unknown frame type {str(kind)[:40]!r}; expected hello, message, ping, transcript or choose"
+        "unknown_type", f"unknown frame type {shown[:40]!r}; expected hello, message, ping, transcript or choose"
     )
 
 
@@ -112,6 +114,8 @@ def _say(data: dict[str, Any]) -> Say:
         raise ProtocolError("bad_frame", "message needs a client_id of 1-64 printable characters")
     if not isinstance(text, str) or not text or text.isspace():
         raise ProtocolError("bad_frame", "message needs a non-empty text")
+    if "\x00" in text:  # PostgreSQL cannot store it, and the failed insert fails the whole group commit
+        raise ProtocolError("bad_frame", "message text must not contain NUL characters")
     if len(text) > MAX_TEXT_CHARS:
         raise ProtocolError("too_long", f"message text is limited to {MAX_TEXT_CHARS} characters")
     return Say(client_id=client_id, text=text)
@@ -132,8 +136,8 @@ def _hello(data: dict[str, Any]) -> Hello:
     session, last_seen = data.get("session"), data.get("last_seen", 0)
     if session is not None and (not isinstance(session, str) or not 20 <= len(session) <= 100):
         raise ProtocolError("bad_frame", "hello.session must be null or a session token")
-    if isinstance(last_seen, bool) or not isinstance(last_seen, int) or last_seen < 0:
-        raise ProtocolError("bad_frame", "hello.last_seen must be a non-negative integer")
+    if isinstance(last_seen, bool) or not isinstance(last_seen, int) or not 0 <= last_seen <= MAX_MESSAGE_ID:
+        raise ProtocolError("bad_frame", "hello.last_seen must be 0 or a message id")
     languages = data.get("languages") or []
     if not isinstance(languages, list) or not all(isinstance(x, str) for x in languages):
         raise ProtocolError("bad_frame", "hello.languages must be a list of language tags")
@@ -150,10 +154,25 @@ def _hello(data: dict[str, Any]) -> Hello:
         name=_optional(data, "name"),
         email=_optional(data, "email"),
         locale=_optional(data, "locale"),
-        languages=tuple(x[:35] for x in languages[:10]),
+        languages=tuple(_no_nul(x)[:35] for x in languages[:10]),
         page_url=_optional(data, "page_url", limit=2000),
-        attributes={str(k)[:60]: str(v)[:_SHORT] for k, v in attributes.items()},
+        attributes={_no_nul(k)[:60]: _no_nul(_attribute(v))[:_SHORT] for k, v in attributes.items()},
     )
+
+
+def _attribute(value: object) -> str:
+    """An attribute's value as text; a nested one as its JSON (``str`` of 1,000 nested lists raises RecursionError)."""
+    if isinstance(value, dict | list):
+        try:
+            return orjson.dumps(value).decode()
+        except orjson.JSONEncodeError:  # nested deeper than orjson writes (255 levels)
+            raise ProtocolError("bad_frame", "hello.attributes values must not nest that deep") from None
+    return str(value)
+
+
+def _no_nul(text: str) -> str:
+    """Without NUL characters: PostgreSQL cannot store them (the profile is stored with the contact)."""
+    return text.replace("\x00", "")
 
 
 def _optional(data: dict[str, Any], key: str, limit: int = _SHORT) -> str | None:
@@ -162,7 +181,7 @@ def _optional(data: dict[str, Any], key: str, limit: int = _SHORT) -> str | None
         return None
     if not isinstance(value, str):
         raise ProtocolError("bad_frame", f"hello.{key} must be a string")
-    return value.strip()[:limit] or None
+    return _no_nul(value).strip()[:limit] or None
 
 
 def encode(frame: Mapping[str, Any]) -> str:
