@@ -152,7 +152,8 @@ class WebChannel:
         address = request.remote or "unknown"
         if not self._cap.acquire(address):
             return web.json_response({"error": "too many connections from this address"}, status=429)
-        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=30.0)
+        # aiohttp refuses a frame of max_msg_size bytes or more: +1 lets a frame of exactly 64 KiB through
+        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES + 1, heartbeat=30.0)
         self._open.add(ws)
         try:
             await ws.prepare(request)

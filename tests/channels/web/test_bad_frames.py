@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from bridge.engine import MESSAGE
+from channels.web.protocol import MAX_FRAME_BYTES
 from tests.support.harness import Harness
 
 
@@ -80,6 +81,21 @@ async def test_frames_that_break_the_protocol_close_the_socket_with_a_reason(
         assert ws.close_code == close_code
         await ws.close()
         assert (await bystander.say("unaffected", "b1"))["status"] == "sent"
+
+
+async def test_a_frame_of_exactly_64_kib_is_read_and_one_byte_more_closes_the_socket(harness: Harness) -> None:
+    def ping(size: int) -> str:
+        frame = '{"type":"ping","pad":"' + "x" * (size - len('{"type":"ping","pad":""}')) + '"}'
+        assert len(frame.encode()) == size
+        return frame
+
+    async with harness.widget(name="Ana") as widget:
+        await widget.ws.send_str(ping(MAX_FRAME_BYTES))
+        await widget.expect("pong")
+        await widget.ws.send_str(ping(MAX_FRAME_BYTES + 1))
+        msg = await widget.ws.receive()
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+        assert widget.ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
 
 
 @pytest.mark.parametrize(
