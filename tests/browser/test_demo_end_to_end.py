@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from playwright.async_api import Browser, expect
 
+from bridge.store import PendingMessage
 from tests.support.chromium import OUT, new_page
 from tests.support.harness import Harness
+from tests.support.races import writer_held
 
 pytestmark = pytest.mark.browser
 
@@ -44,21 +48,27 @@ async def test_messages_sent_together_are_all_marked_sent_from_one_acks_frame(
     await page.locator("textarea.sb-input").press("Enter")
     await expect(page.locator(".sb-own").last).to_have_attribute("data-state", "delivered", timeout=10_000)
 
-    # Ten messages in one go (one JS task): the bridge commits them in a batch or two and acks each batch in one
-    # frame (the first may be committed alone: the writer takes what is queued the moment it is free).
-    await page.evaluate(
-        """() => {
-          const root = document.getElementById("switchboard-widget").shadowRoot;
-          const input = root.querySelector("textarea.sb-input");
-          for (let n = 1; n <= 10; n++) {
-            const text = `message ${n}`;
-            input.value = text;
-            input.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", bubbles: true}));
-          }
-        }"""
-    )
+    # Ten messages in one go (one JS task), queued while the writer is held, so they share one commit (left to
+    # timing, each could be committed alone: the writer takes what is queued the moment it is free), and the
+    # bridge acks that commit in one frame.
+    writer = demo_bridge.bridge.store.writer
     own = page.locator(".sb-own")
-    await expect(own).to_have_count(11)
+    async with writer_held(demo_bridge.bridge.store):
+        await page.evaluate(
+            """() => {
+              const root = document.getElementById("switchboard-widget").shadowRoot;
+              const input = root.querySelector("textarea.sb-input");
+              for (let n = 1; n <= 10; n++) {
+                const text = `message ${n}`;
+                input.value = text;
+                input.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", bubbles: true}));
+              }
+            }"""
+        )
+        await expect(own).to_have_count(11)
+        async with asyncio.timeout(10):  # the bridge has read all ten: they wait in the writer's queue
+            while sum(isinstance(item, PendingMessage) for item in writer._queue) < 10:  # noqa: ASYNC110 - no event to wait on
+                await asyncio.sleep(0.01)
     for index in range(1, 11):
         await expect(own.nth(index)).not_to_have_attribute("data-state", "sending", timeout=10_000)
     assert any('"type":"acks"' in frame for frame in frames)
