@@ -19,6 +19,11 @@ def run_seed() -> int:
     return int(configured) if configured else secrets.randbits(32)
 
 
+def replay_hint(seed: int, test_file: str) -> str:
+    """How to run ``test_file`` again with ``seed``, for the failure messages."""
+    return f"seed {seed} (replay: {SEED_ENV}={seed} pytest {test_file.rsplit('/', 1)[-1]})"
+
+
 @dataclass(frozen=True, slots=True)
 class Raw:
     """A JSON token written as is: NaN, 1e999, a lone surrogate escape, 5,000 nested brackets ..."""

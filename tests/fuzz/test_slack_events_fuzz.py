@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from bridge.engine import DELIVERY, MESSAGE
 from bridge.sandbox.slack import SlackEmulator
-from tests.fuzz.corpus import BAD_TOKENS, ODD_NUMBERS, ODD_STRINGS, SEED_ENV, dumps, junk, nested, run_seed
+from tests.fuzz.corpus import BAD_TOKENS, ODD_NUMBERS, ODD_STRINGS, dumps, junk, nested, replay_hint, run_seed
 from tests.support.harness import SUPPORT, Harness, Widget
 
 BODIES = 1_000
@@ -434,7 +434,7 @@ async def test_a_thousand_signed_fuzzed_slack_bodies_store_only_well_formed_repl
 ) -> None:
     seed = run_seed()
     tally = Tally(seed)
-    replay = f"seed {seed} (replay: {SEED_ENV}={seed} pytest {__file__.rsplit('/', 1)[-1]})"
+    replay = replay_hint(seed, __file__)
     caplog.set_level(logging.WARNING)
     slack = harness.slack
     async with harness.widget(name="Ivy") as widget:

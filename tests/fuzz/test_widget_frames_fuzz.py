@@ -31,7 +31,7 @@ from aiohttp import WSCloseCode, WSMsgType
 
 from bridge.engine import CONTACT, MESSAGE
 from channels.web.protocol import MAX_FRAME_BYTES, MAX_TEXT_CHARS
-from tests.fuzz.corpus import BAD_TOKENS, ODD_NUMBERS, SEED_ENV, dumps, junk, nested, run_seed
+from tests.fuzz.corpus import BAD_TOKENS, ODD_NUMBERS, dumps, junk, nested, replay_hint, run_seed
 from tests.support.harness import Harness, Widget
 
 FRAMES = 10_000
@@ -459,7 +459,7 @@ async def test_ten_thousand_fuzzed_frames_change_nothing_they_must_not(
 ) -> None:
     seed = run_seed()
     tally = Tally(seed)
-    replay = f"seed {seed} (replay: {SEED_ENV}={seed} pytest {__file__.rsplit('/', 1)[-1]})"
+    replay = replay_hint(seed, __file__)
     caplog.set_level(logging.WARNING)
     async with harness.widget(name="Control") as control:
         await control.say("before the fuzz", "control-0")
