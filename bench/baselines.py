@@ -48,6 +48,7 @@ from bench.widget_load import (
     _drive,
     _free_port,
     _percentile,
+    add_client_arguments,
 )
 
 MODES = ("echo", "sqlite", "postgresql")
@@ -303,19 +304,9 @@ def _modes(value: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.baselines", description=__doc__.splitlines()[0])
     parser.add_argument("--modes", type=_modes, default=list(MODES), help="comma-separated: echo,sqlite,postgresql")
-    parser.add_argument("--connections", "-c", type=int, default=100)
-    parser.add_argument("--inflight", "-i", type=int, default=16, help="messages in flight per socket")
-    parser.add_argument("--duration", "-d", type=float, default=10.0, help="measured seconds after warm-up")
-    parser.add_argument("--warmup", "-w", type=float, default=2.0)
+    add_client_arguments(parser)
     parser.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL admin URL; the run's database is made next to it")
     parser.add_argument("--with-bridge", action="store_true", help="also run the bridge (--outbox off, SQLite)")
-    parser.add_argument(
-        "--acks",
-        choices=("batched", "single"),
-        default="batched",
-        help="batched (like the widget): the hello says ack_batches, acks of one commit share a frame",
-    )
-    parser.add_argument("--text-bytes", type=int, default=120, help="message text size (frame is ~80 B more)")
     parser.set_defaults(count=None)  # widget_load's client: a timed window, not a message count
     args = parser.parse_args(argv)
     if args.connections > SOCKETS_PER_ADDRESS * 250:

@@ -413,15 +413,12 @@ async def run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench.widget_load", description=__doc__.splitlines()[0])
+def add_client_arguments(parser: argparse.ArgumentParser) -> None:
+    """The load generator's own options (``_drive`` reads them), shared with ``bench.baselines``."""
     parser.add_argument("--connections", "-c", type=int, default=100)
     parser.add_argument("--inflight", "-i", type=int, default=16, help="messages in flight per socket")
     parser.add_argument("--duration", "-d", type=float, default=10.0, help="measured seconds after warm-up")
     parser.add_argument("--warmup", "-w", type=float, default=2.0)
-    parser.add_argument("--count", "-n", type=int, help="stop after this many messages instead of a duration")
-    parser.add_argument("--db", default="sqlite", help="sqlite (default: a temp file) or postgresql://user@host/db")
-    parser.add_argument("--outbox", choices=("on", "off"), default="on")
     parser.add_argument(
         "--acks",
         choices=("batched", "single"),
@@ -429,6 +426,14 @@ def main(argv: list[str] | None = None) -> int:
         help="batched (like the widget): the hello says ack_batches, acks of one commit share a frame",
     )
     parser.add_argument("--text-bytes", type=int, default=120, help="message text size (frame is ~80 B more)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.widget_load", description=__doc__.splitlines()[0])
+    add_client_arguments(parser)
+    parser.add_argument("--count", "-n", type=int, help="stop after this many messages instead of a duration")
+    parser.add_argument("--db", default="sqlite", help="sqlite (default: a temp file) or postgresql://user@host/db")
+    parser.add_argument("--outbox", choices=("on", "off"), default="on")
     parser.add_argument("--profile", type=Path, help="cProfile the server into this file")
     args = parser.parse_args(argv)
     if args.connections > SOCKETS_PER_ADDRESS * 250:
