@@ -5,13 +5,16 @@ Run by ``bench/widget_load.py`` (``python -m bench.bench_server --port P --db UR
 
 Two bench-only knobs, never product settings:
 
-* the widget's per-session rate limit (100 messages/minute) is raised, because the load
-  generator sends far more from each socket than any person could type;
+* the widget's per-session rate limit (100 messages/minute) and the desk's per-conversation one
+  (200 messages/minute, ``bridge.abuse``) are raised, because the load generator sends far more
+  from each socket than any person could type;
 * ``--outbox off`` pauses the delivery worker: every stored message still enqueues its Slack
   delivery in the same transaction, nothing is posted during the run.
 
 The per-address socket cap is left as it is: the load generator spreads its sockets over
-several loopback source addresses (127.0.0.N) instead.
+several loopback source addresses (127.0.0.N) instead. Each of its sockets is a new visitor, so
+the limit of new conversations per address is off (``SWITCHBOARD_NEW_CONVERSATIONS_PER_IP=0``,
+a product setting).
 """
 
 from __future__ import annotations
@@ -58,9 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    import bridge.abuse as abuse
     import channels.web.channel as web_channel
 
     web_channel.MESSAGES_PER_MINUTE = 10**9  # bench-only: see the module docstring
+    abuse.MESSAGES_PER_CONVERSATION_PER_MINUTE = 10**9  # read when build_app makes the desk's Limits
 
     settings = Settings(
         database_url=args.db,
@@ -68,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         host="127.0.0.1",
         port=args.port,
         allowed_origins=(f"http://127.0.0.1:{args.port}",),
+        new_conversations_per_ip=0,  # 20 new visitors per loopback address: see the module docstring
         slack=SlackSettings(
             bot_token=BOT_TOKEN,
             signing_secret=SIGNING_SECRET,

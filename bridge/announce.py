@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, final
 
 import sqlalchemy as sa
@@ -193,9 +193,10 @@ class _Texts:
 def _moment(value: str) -> datetime | None:
     if not _MOMENT.fullmatch(value):
         return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
+    try:  # shown in UTC: 9999-12-31T23:59-05:00 is past the last datetime there (OverflowError when formatted)
+        moment = datetime.fromisoformat(value)
+        return moment if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
 
 

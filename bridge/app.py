@@ -14,6 +14,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from bridge.abuse import Limits
 from bridge.announce import Announcements
 from bridge.attachments import Fetchers
 from bridge.canned import CannedService
@@ -29,6 +30,8 @@ from bridge.metrics import Metrics
 from bridge.model import utcnow
 from bridge.outbox import Outbox
 from bridge.ports import Channel
+from bridge.redaction import redact_logs
+from bridge.retention import Retention
 from bridge.stats import Stats
 from bridge.store import Store
 from bridge.transcript import Transcripts
@@ -48,6 +51,7 @@ class Bridge:
     catalogs: Catalogs
     channels: dict[ChannelKind, Channel]
     outbox: Outbox
+    retention: Retention | None = None  # SWITCHBOARD_RETENTION_DAYS: old resolved conversations are deleted
 
 
 BRIDGE = web.AppKey("bridge", Bridge)
@@ -57,6 +61,7 @@ def build_app(
     settings: Settings, *, demo_page: str | None = None, clock: Callable[[], datetime] = utcnow
 ) -> web.Application:
     """Assemble the bridge: store, engine, channels (by name, as enabled), outbox and routes."""
+    redact_logs()  # card numbers are masked in every log record (the libraries' too)
     store = Store(settings.database_url)
     catalogs = Catalogs(settings.locales_dir, default_locale=settings.default_locale)
     # The greeting, the offline notice, error reasons and language choice, per locale.
@@ -78,6 +83,9 @@ def build_app(
         urgent_keywords=settings.urgent_keywords,
         hours=settings.hours,
         faq_keywords=faq_keywords,
+        # Abuse limits (bridge.abuse): new conversations per client address in 12 h, messages per conversation a
+        # minute; per process, in memory.
+        limits=Limits(new_conversations_per_ip=settings.new_conversations_per_ip),
     )
     # App Home's chart image, at a signed link Slack can fetch when SWITCHBOARD_PUBLIC_URL is set.
     chart = DailyChart(store, secret=settings.slack.signing_secret, public_url=settings.public_url)
@@ -105,6 +113,9 @@ def build_app(
         demo_page=demo_page,
         error_reason=customer_texts.error_reason,
         transcripts=transcripts,
+        trusted_proxies=settings.trusted_proxies,
+        session_days=settings.session_days,  # a session unused this long expires (by ``clock``)
+        clock=clock,
     )
     if settings.telegram is not None:
         telegram_module = importlib.import_module("channels.telegram")
@@ -119,6 +130,10 @@ def build_app(
         )
     outbox = Outbox(store, channels, support_channel=settings.slack.support_channel, sink=engine.receive)
     bridge = Bridge(settings, store, engine, catalogs, channels, outbox)
+    if settings.retention_days is not None:
+        bridge.retention = Retention(
+            store, days=settings.retention_days, clock=clock, forget=engine.forget_conversations
+        )
 
     app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors_as_json])
     app[BRIDGE] = bridge
@@ -148,6 +163,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         for channel in bridge.channels.values():
             await stack.enter_async_context(channel)
         await stack.enter_async_context(bridge.outbox)
+        if bridge.retention is not None:
+            await stack.enter_async_context(bridge.retention)
         log.info("bridge started with channels: %s", ", ".join(sorted(bridge.channels)))
         yield
 
@@ -189,9 +206,12 @@ def _tune_gc() -> None:
     gc.set_threshold(200_000, 50, 100)
 
 
-SHUTDOWN_GRACE = 10.0
+SHUTDOWN_GRACE = 3.0
 """Seconds requests in flight get to finish on stop (aiohttp's default is 60; a keep-alive connection that a
-client reuses just as the server stops can otherwise hold the whole stop for that long)."""
+client reuses just as the server stops can otherwise hold the whole stop for that long). Then the outbox gets
+``outbox.STOP_GRACE`` and Slack's background work ``background.GRACE``: 3 + 4 + 2 s, so a stop never takes more
+than 9 s plus the final commit (reliability target C12: within 10 s; ``tests/crash/test_sigterm_drains.py``
+checks the sum)."""
 
 
 async def serve(apps: list[tuple[web.Application, str, int]], on_ready: Callable[[], None] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""This module contains the ``switchboard`` command: serve, demo, migrate and i18n."""
+"""This module contains the ``switchboard`` command: serve, demo, migrate, i18n and contact (export, erase)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bridge import i18n_cli
+from bridge import gdpr_cli, i18n_cli
 from bridge.config import ConfigError, Settings, SlackSettings, TelegramSettings, database_url
 from bridge.ports import ChannelStartupError
 from bridge.schema import SchemaOutOfDate, ensure_current, upgrade
@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", type=Path, default=Path("data"), help="where the SQLite database lives")
     demo.set_defaults(handler=_demo)
     i18n_cli.register(sub)
+    gdpr_cli.register(sub)  # contact export / erase
     return parser
 
 

@@ -7,8 +7,10 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
+from bridge.abuse import NEW_CONVERSATIONS_PER_IP
 from bridge.hours import BusinessHours, parse_holidays, parse_hours
 from bridge.store import default_sqlite_url
 
@@ -16,6 +18,7 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 DEFAULT_TELEGRAM_FILE_URL = "https://api.telegram.org/file/bot"
 DEFAULT_URGENT_KEYWORDS = ("payment", "withdrawal", "hacked")
+SESSION_DAYS = 90  # a widget session expires after this many days without a hello (SWITCHBOARD_SESSION_DAYS)
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _SLACK_CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}")
 _SLACK_USER_GROUP = re.compile(r"S[A-Z0-9]{2,}")
@@ -35,6 +38,10 @@ KNOWN_KEYS = (
     "SWITCHBOARD_HOURS",
     "SWITCHBOARD_HOLIDAYS",
     "SWITCHBOARD_SLACK_AGENT_GROUP",
+    "SWITCHBOARD_RETENTION_DAYS",
+    "SWITCHBOARD_SESSION_DAYS",
+    "SWITCHBOARD_NEW_CONVERSATIONS_PER_IP",
+    "SWITCHBOARD_TRUSTED_PROXIES",
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
     "SLACK_APP_TOKEN",
@@ -88,6 +95,11 @@ class Settings:
     faq: bool = True  # the FAQ bot: canned answers with keyword lists answer matching messages before an agent joins
     urgent_keywords: tuple[str, ...] = DEFAULT_URGENT_KEYWORDS  # customer words that make a conversation urgent
     hours: BusinessHours | None = None  # None: always open (no offline notice)
+    retention_days: int | None = None  # None: keep everything; N: resolved conversations idle N days are deleted
+    session_days: int = SESSION_DAYS  # a widget session not used (no hello) for this many days expires
+    new_conversations_per_ip: int = NEW_CONVERSATIONS_PER_IP  # a client address's new conversations per 12 h; 0: any
+    # Reverse proxies whose X-Forwarded-For names the widget client's address (channels.web.proxies); none: the peer's
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     slack: SlackSettings
     telegram: TelegramSettings | None = None
     locales_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parents[1] / "locales")
@@ -151,6 +163,10 @@ def _build(values: dict[str, str], problems: list[str]) -> Settings:
     greeting = _switch("SWITCHBOARD_GREETING", get("SWITCHBOARD_GREETING"), True, problems)
     faq = _switch("SWITCHBOARD_FAQ", get("SWITCHBOARD_FAQ"), True, problems)
     hours = _hours(get("SWITCHBOARD_HOURS"), get("SWITCHBOARD_HOLIDAYS"), problems)
+    retention_days = _retention_days(get("SWITCHBOARD_RETENTION_DAYS"), problems)
+    session_days = _session_days(get("SWITCHBOARD_SESSION_DAYS"), problems)
+    new_conversations_per_ip = _new_conversations_per_ip(get("SWITCHBOARD_NEW_CONVERSATIONS_PER_IP"), problems)
+    trusted_proxies = _trusted_proxies(get("SWITCHBOARD_TRUSTED_PROXIES"), problems)
     slack = _slack(get, problems)
     telegram = _telegram(get, problems)
     if problems:
@@ -168,6 +184,10 @@ def _build(values: dict[str, str], problems: list[str]) -> Settings:
         greeting=greeting,
         faq=faq,
         hours=hours,
+        retention_days=retention_days,
+        session_days=session_days,
+        new_conversations_per_ip=new_conversations_per_ip,
+        trusted_proxies=trusted_proxies,
         urgent_keywords=_words(get("SWITCHBOARD_URGENT_KEYWORDS")) or DEFAULT_URGENT_KEYWORDS,
         slack=slack,
         telegram=telegram,
@@ -207,6 +227,49 @@ def _hours(raw: str | None, raw_holidays: str | None, problems: list[str]) -> Bu
     except ValueError as exc:
         problems.append(f"SWITCHBOARD_HOURS {exc}, got '{raw}'")
         return None
+
+
+def _retention_days(raw: str | None, problems: list[str]) -> int | None:
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 36500:
+        problems.append(f"SWITCHBOARD_RETENTION_DAYS must be a whole number of days (1-36500), got '{raw}'")
+        return None
+    return int(raw)
+
+
+def _session_days(raw: str | None, problems: list[str]) -> int:
+    if raw is None:
+        return SESSION_DAYS
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 3650:
+        problems.append(f"SWITCHBOARD_SESSION_DAYS must be a whole number of days (1-3650), got '{raw}'")
+        return SESSION_DAYS
+    return int(raw)
+
+
+def _trusted_proxies(raw: str | None, problems: list[str]) -> tuple[IPv4Network | IPv6Network, ...]:
+    networks: list[IPv4Network | IPv6Network] = []
+    for item in (raw or "").split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(ip_network(item.strip(), strict=False))
+        except ValueError:
+            problems.append(
+                "SWITCHBOARD_TRUSTED_PROXIES must be comma-separated IP addresses or networks "
+                f"(10.0.0.5, 10.0.0.0/8, ::1), got '{item.strip()[:60]}'"
+            )
+    return tuple(networks)
+
+
+def _new_conversations_per_ip(raw: str | None, problems: list[str]) -> int:
+    if raw is None:
+        return NEW_CONVERSATIONS_PER_IP
+    if not (raw.isascii() and raw.isdigit()) or not 0 <= int(raw) <= 1_000_000:
+        problem = "a whole number of new conversations per client address in 12 hours (0: no limit)"
+        problems.append(f"SWITCHBOARD_NEW_CONVERSATIONS_PER_IP must be {problem}, got '{raw}'")
+        return NEW_CONVERSATIONS_PER_IP
+    return int(raw)
 
 
 def _port(raw: str | None, problems: list[str]) -> int:

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge import after_hours, choices, faq, routing, survey, texts
+from bridge.abuse import Limits
 from bridge.choices import Prompt
 from bridge.engine import (
     CONTACT,
@@ -161,6 +162,7 @@ class Desk:
         hours: BusinessHours | None = None,
         faq_keywords: faq.Keywords | None = None,
         clock: Callable[[], datetime] = utcnow,
+        limits: Limits | None = None,
     ) -> None:
         self._store = store
         self._hours = hours
@@ -173,6 +175,8 @@ class Desk:
         self._listeners: list[Listener] = []
         self._after_ack: set[asyncio.Future[Receipt]] = set()  # keyword work of acknowledged messages, running
         self._first_messages = KeyedLocks()  # customers whose messages take the slow path, one at a time
+        limits = limits or Limits()  # new conversations per client address, messages per conversation a minute
+        self._new_conversations, self._messages = limits.conversations, limits.messages
 
     def on_change(self, listener: Listener) -> None:
         """Call ``listener`` after every committed change (the Slack card subscribes)."""
@@ -214,6 +218,8 @@ class Desk:
             .order_by(CONVERSATION.c.id.desc())
             .limit(5)
         )
+        attributes = dict(row.contact_attributes or {})  # the widget's hello keeps the visitor's email among them
+        given = attributes.pop("email") if isinstance(attributes.get("email"), str) else None
         return CardState(
             conversation_id=int(row.id),
             status=row.status,
@@ -223,8 +229,8 @@ class Desk:
             locale=row.locale,
             channel=ChannelKind(row.origin_channel),
             customer_name=row.display_name or f"Visitor {row.id}",
-            email=row.email,
-            attributes=row.contact_attributes or {},
+            email=row.email or given,
+            attributes=attributes,
             page_url=row.page_url,
             csat=row.csat_score,
             csat_comment=row.csat_comment,
@@ -366,17 +372,26 @@ class Desk:
             return await self._engine.receive(inbound)
         customer = (inbound.source.channel, inbound.source.external_id)
         if self._engine.has_route(inbound.source) and customer not in self._first_messages:
+            if (refused := self._too_fast(self._engine.routed(inbound))) is not None:
+                return refused
             return await self._stored_customer_message(inbound, await self._engine.receive(inbound))
         # A customer without a cached route takes the slow path (lookups, maybe a new conversation); their
         # messages queue here until it is queued for the writer, so they are stored in the order they came,
         # not in the order the lookups happen to finish.
         async with self._first_messages.hold(customer):
-            new = reopened = False
+            new = reopened = routing_it = False
             if not self._engine.has_route(inbound.source):
                 answered, new, reopened = await self._first_message(inbound)
                 if answered is not None:
                     return answered
+                if new and not self._new_conversations.admit(inbound.profile.address):
+                    return self._too_many_conversations(inbound)
+                routing_it = True
+            elif (refused := self._too_fast(self._engine.routed(inbound))) is not None:
+                return refused
             queued = await self._engine.queue_customer_message(inbound)
+            if routing_it:  # counted in its conversation's minute too, once routed (never refused: it is queued)
+                self._too_fast(self._engine.routed(inbound))
         return await self._stored_customer_message(inbound, await queued, new=new, reopened=reopened)
 
     def receive_soon(self, inbound: Inbound) -> asyncio.Future[Receipt] | None:
@@ -390,9 +405,27 @@ class Desk:
         conversation_id = self._engine.routed(inbound)
         if conversation_id is None:
             return None
-        committed = _Committed(self, inbound, conversation_id)
+        if (refused := self._too_fast(conversation_id)) is not None:  # bridge.abuse.PerMinute: ~0.13 µs
+            limited: asyncio.Future[Receipt] = self._store.loop.create_future()
+            limited.set_result(refused)
+            return limited
+        committed = _Committed(self, inbound, conversation_id, self._store.loop)
         self._engine.submit_routed(inbound, conversation_id, committed)
         return committed.receipt
+
+    def _too_fast(self, conversation_id: int | None) -> Receipt | None:
+        """The refusal of a message over its conversation's limit a minute (None: within it, now counted)."""
+        if conversation_id is None or self._messages.allow(conversation_id):
+            return None
+        reason = f"more than {self._messages.limit} messages a minute in this conversation; wait a moment"
+        return Receipt(status=ReceiptStatus.LIMITED, conversation_id=conversation_id, reason=reason)
+
+    def _too_many_conversations(self, inbound: CustomerMessage) -> Receipt:
+        """The refusal of a message that would open one conversation too many from its client's address."""
+        limit = self._new_conversations.limit
+        log.info("desk: new conversation refused: %s opened %d in 12 h", inbound.profile.address, limit)
+        reason = f"more than {limit} new conversations from this address in 12 hours; try again later"
+        return Receipt(status=ReceiptStatus.LIMITED, reason=reason)
 
     def _acknowledged(self, inbound: CustomerMessage, receipt: Receipt) -> None:
         """A hot-path message is stored and its receipt given: FAQ answer and urgent priority follow, in a task
@@ -832,9 +865,11 @@ class _Committed:
 
     __slots__ = ("_conversation_id", "_desk", "_inbound", "receipt")
 
-    def __init__(self, desk: Desk, inbound: CustomerMessage, conversation_id: int) -> None:
+    def __init__(
+        self, desk: Desk, inbound: CustomerMessage, conversation_id: int, loop: asyncio.AbstractEventLoop
+    ) -> None:
         self._desk, self._inbound, self._conversation_id = desk, inbound, conversation_id
-        self.receipt: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        self.receipt: asyncio.Future[Receipt] = loop.create_future()
 
     def stored(self, message_id: int | None) -> None:
         if message_id is None:  # a duplicate, whose id is looked up: the full way, in a task

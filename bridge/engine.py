@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, assert_never, final
 
 import sqlalchemy as sa
@@ -28,6 +29,8 @@ from bridge.events import (
     ReceiptStatus,
 )
 from bridge.model import Contact, Conversation, ConversationStatus, Delivery, Identity, Message, utcnow
+from bridge.redaction import mask_cards
+from bridge.sanitize import customer_text, strip_profile
 from bridge.store import Outcome, Store
 
 log = logging.getLogger("switchboard.engine")
@@ -115,9 +118,10 @@ class Engine:
             case _:
                 assert_never(inbound)
 
-    async def identify(self, ref: ExternalRef, profile: Profile) -> int:
-        """Create or update the customer's identity and contact; returns the identity id."""
-        return await self._store.writer.run(lambda conn: _upsert_identity(conn, ref, profile))
+    async def identify(self, ref: ExternalRef, profile: Profile, seen_at: datetime | None = None) -> int:
+        """Create or update the customer's identity and contact; returns the identity id. ``seen_at``: a widget
+        hello's time, kept as the identity's ``last_seen_at`` (its session expires that long after)."""
+        return await self._store.writer.run(lambda conn: _upsert_identity(conn, ref, profile, seen_at))
 
     def has_route(self, ref: ExternalRef) -> bool:
         """Whether the customer's open conversation is cached: their next message needs no lookup."""
@@ -126,6 +130,14 @@ class Engine:
     def forget_route(self, ref: ExternalRef) -> None:
         """Drop the cached route (the conversation was closed or the locale changed)."""
         self._routes.pop((ref.channel, ref.external_id), None)
+
+    def forget_conversations(self, conversation_ids: Collection[int]) -> None:
+        """Drop the cached routes and threads of deleted conversations (retention), so nothing is sent their way."""
+        gone = set(conversation_ids)
+        for key in [key for key, route in self._routes.items() if route.conversation_id in gone]:
+            del self._routes[key]
+        for ts in [ts for ts, target in self._threads.items() if target.conversation_id in gone]:
+            del self._threads[ts]
 
     async def _customer_message(self, inbound: CustomerMessage) -> Receipt:
         return await (await self.queue_customer_message(inbound))
@@ -145,16 +157,17 @@ class Engine:
     def submit_routed(self, inbound: CustomerMessage, conversation_id: int, outcome: Outcome) -> None:
         """The hot path, without awaiting: queue ``inbound`` for its cached conversation (``routed``) now;
         ``outcome`` is told its message id (None for a duplicate) once committed."""
-        message, deliveries = self._customer_rows(inbound, conversation_id)
+        message, deliveries = self._customer_rows(inbound, conversation_id, self._store.clock.now())
         self._store.writer.queue_message(message, deliveries, outcome)
 
     def _submit_customer_message(self, inbound: CustomerMessage, conversation_id: int) -> asyncio.Future[int | None]:
-        return self._store.writer.submit_message(*self._customer_rows(inbound, conversation_id))
+        return self._store.writer.submit_message(*self._customer_rows(inbound, conversation_id, utcnow()))
 
     @staticmethod
-    def _customer_rows(inbound: CustomerMessage, conversation_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def _customer_rows(
+        inbound: CustomerMessage, conversation_id: int, now: datetime
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The Message row of ``inbound`` and its Delivery row to the conversation's Slack thread."""
-        now = utcnow()
         message = customer_message_row(inbound, conversation_id, now)
         delivery = delivery_row(
             conversation_id=conversation_id,
@@ -328,14 +341,16 @@ def _attachment(a: Any) -> dict[str, Any]:
 
 
 def customer_message_row(inbound: CustomerMessage, conversation_id: int, now: Any) -> dict[str, Any]:
-    """The Message row of a customer's message in ``conversation_id``."""
+    """The Message row of a customer's message in ``conversation_id``: its text and name as stored (without HTML
+    or NUL: ``customer_text``)."""
+    name = inbound.profile.display_name
     return message_row(
         conversation_id=conversation_id,
         direction="in",
         author_kind=AuthorKind.CUSTOMER,
         author_ref=inbound.source.external_id,
-        author_name=inbound.profile.display_name,
-        text=inbound.text,
+        author_name=customer_text(name) if name else name,
+        text=customer_text(inbound.text),
         attachments=[_attachment(a) for a in inbound.attachments],
         source_channel=inbound.source.channel,
         source_id=inbound.source_id,
@@ -356,28 +371,27 @@ def message_row(
     source_id: str,
     now: Any,
 ) -> dict[str, Any]:
-    """Every column of a Message row, for the Core insert of the group-commit writer."""
+    """A new Message row for the Core insert of the group-commit writer: every column but the ones a new message
+    leaves NULL (edited_at, deleted_at, choices), which the hot path need not bind."""
     return {
         "conversation_id": conversation_id,
         "direction": direction,
         "author_kind": str(author_kind),
         "author_ref": author_ref,
         "author_name": author_name,
-        "text": text,
+        "text": mask_cards(text),  # anyone's text: card numbers are never stored (bridge.redaction)
         "attachments": attachments,
         "source_channel": str(source_channel),
         "source_id": source_id,
         "created_at": now,
-        "edited_at": None,
-        "deleted_at": None,
     }
 
 
 def delivery_row(
     *, conversation_id: int, target: ExternalRef, now: Any, key: str | None = None, kind: str = "message"
 ) -> dict[str, Any]:
-    """Every column of a Delivery row but ``message_id``; without ``key``, the row is for ``submit_message``,
-    whose writer keys it by its message."""
+    """A new Delivery row but ``message_id`` and the columns a new delivery leaves NULL (remote_id, last_error,
+    sent_at); without ``key``, the row is for ``submit_message``, whose writer keys it by its message."""
     keyed = {} if key is None else {"idempotency_key": key}
     return {
         "conversation_id": conversation_id,
@@ -388,15 +402,15 @@ def delivery_row(
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": now,
-        "remote_id": None,
-        "last_error": None,
         "created_at": now,
-        "sent_at": None,
     }
 
 
-async def _upsert_identity(conn: AsyncConnection, ref: ExternalRef, profile: Profile) -> int:
+async def _upsert_identity(
+    conn: AsyncConnection, ref: ExternalRef, profile: Profile, seen_at: datetime | None = None
+) -> int:
     """Find or create the identity and its contact; refresh the contact's profile fields."""
+    profile = strip_profile(profile)  # the name and attributes are stored without HTML (bridge.sanitize)
     row = (
         await conn.execute(
             sa.select(IDENTITY.c.id, IDENTITY.c.contact_id, CONTACT.c.attributes)
@@ -425,6 +439,7 @@ async def _upsert_identity(conn: AsyncConnection, ref: ExternalRef, profile: Pro
                     external_id=ref.external_id,
                     contact_id=contact_id,
                     created_at=utcnow(),
+                    last_seen_at=seen_at,
                 )
                 .returning(IDENTITY.c.id)
             )
@@ -440,6 +455,8 @@ async def _upsert_identity(conn: AsyncConnection, ref: ExternalRef, profile: Pro
         changes["attributes"] = {**dict(profile.attributes), **({CHOSEN_LOCALE: chosen} if chosen else {})}
     if changes:
         await conn.execute(sa.update(CONTACT).where(CONTACT.c.id == row.contact_id).values(**changes))
+    if seen_at is not None:
+        await conn.execute(sa.update(IDENTITY).where(IDENTITY.c.id == row.id).values(last_seen_at=seen_at))
     return int(row.id)
 
 
@@ -526,10 +543,11 @@ async def _store_edit(conn: AsyncConnection, inbound: CustomerEdit) -> int | Non
     ).first()
     if row is None:
         return None
-    if row.text == inbound.text:
+    text = mask_cards(customer_text(inbound.text))  # an edit may add a card number or markup: as a message
+    if row.text == text:
         return int(row.conversation_id)
     now = utcnow()
-    await conn.execute(sa.update(MESSAGE).where(MESSAGE.c.id == row.id).values(text=inbound.text, edited_at=now))
+    await conn.execute(sa.update(MESSAGE).where(MESSAGE.c.id == row.id).values(text=text, edited_at=now))
     delivery = delivery_row(
         conversation_id=row.conversation_id,
         target=ExternalRef(channel=ChannelKind.SLACK, external_id=str(row.conversation_id)),

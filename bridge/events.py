@@ -68,6 +68,9 @@ class Profile:
     languages: tuple[str, ...] = ()  # further preferences after ``locale``, best first (the browser's languages)
     page_url: str | None = None
     attributes: Mapping[str, object] = field(default_factory=dict)
+    # The client's network address (the widget's; Telegram hides its customers'): the desk counts the new
+    # conversations per address with it (``bridge.abuse``). Never stored.
+    address: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,6 +162,7 @@ class ReceiptStatus(StrEnum):
     STORED = "stored"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
+    LIMITED = "limited"  # refused by an abuse limit (``bridge.abuse``): nothing stored; the customer may try later
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -78,10 +78,14 @@ async def customer_history(
     ]
 
 
-async def identity_exists(store: Store, ref: ExternalRef) -> bool:
+async def identity_seen_since(store: Store, ref: ExternalRef, since: datetime) -> bool:
+    """Whether the identity exists and was last seen (its ``last_seen_at``, else ``created_at``) after ``since``:
+    a widget session idle since then has expired."""
     row = await store.fetch_one(
         sa.select(IDENTITY.c.id).where(
-            IDENTITY.c.channel == str(ref.channel), IDENTITY.c.external_id == ref.external_id
+            IDENTITY.c.channel == str(ref.channel),
+            IDENTITY.c.external_id == ref.external_id,
+            sa.func.coalesce(IDENTITY.c.last_seen_at, IDENTITY.c.created_at) > since,
         )
     )
     return row is not None

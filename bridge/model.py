@@ -70,10 +70,14 @@ class Identity(SQLModel, table=True):
     external_id: str
     contact_id: int = Field(foreign_key="contact.id", index=True)
     created_at: datetime = _now_column()
+    last_seen_at: datetime | None = _optional_time()  # a widget visitor's last hello (NULL: created_at)
 
 
 class Conversation(SQLModel, table=True):
     """One support conversation: one Slack thread."""
+
+    # Ids are never reused (SQLite AUTOINCREMENT, migration 0005): a Slack card names its conversation by id.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(foreign_key="contact.id", index=True)

@@ -43,7 +43,7 @@ POLL_INTERVAL = 1.0  # seconds between full polls for due deliveries (retries, b
 MAX_LANES = 16  # lanes delivering at once: far above what Slack (1 post/s per channel) or Telegram (30/s) take,
 # and low enough that a backlog never starves the event loop that acknowledges customers' messages
 BLOCKED_REASON = "customer blocked the bot"
-STOP_GRACE = 5.0  # seconds in-flight deliveries get to finish on stop; the rest stays pending for the next start
+STOP_GRACE = 4.0  # seconds in-flight deliveries get to finish on stop; the rest stays pending for the next start
 
 
 @final

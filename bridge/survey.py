@@ -23,6 +23,8 @@ from bridge.engine import CONVERSATION, MESSAGE
 from bridge.events import Choice
 from bridge.i18n import Catalogs
 from bridge.model import ConversationStatus, as_utc
+from bridge.redaction import mask_cards
+from bridge.sanitize import customer_text
 
 __all__ = [
     "COMMENT_WINDOW",
@@ -102,7 +104,7 @@ async def record(
             where.append(CONVERSATION.c.csat_score.is_not(None))
             where.append(CONVERSATION.c.csat_comment.is_(None))
             where.append(CONVERSATION.c.csat_at >= now - COMMENT_WINDOW)
-            values = {"csat_comment": text}
+            values = {"csat_comment": mask_cards(customer_text(text))}  # shown on the Slack card
         case _:
             assert_never(answer)
     done = await conn.execute(sa.update(CONVERSATION).where(*where).values(**values))

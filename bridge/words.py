@@ -8,17 +8,19 @@ import unicodedata
 __all__ = ["first_word", "fold", "words_of"]
 
 _WORD = re.compile(r"\w+")
-# ASCII text: every character that is neither a word character (``\w``: letters, digits, "_") nor
-# whitespace becomes a space, so ``split()`` gives what ``_WORD.findall`` gives, about 3x faster.
-_ASCII_NON_WORD = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")})
+# ASCII text, in one pass: letters are folded (ASCII's casefold is lower) and every character that is neither a
+# word character (``\w``: letters, digits, "_") nor whitespace becomes a space, so ``split()`` gives what
+# ``_WORD.findall(fold(text))`` gives, about 2x faster than folding first.
+_ASCII_FOLDED_WORDS = str.maketrans(
+    {chr(c): chr(c).lower() if chr(c).isalnum() or chr(c) == "_" else " " for c in range(128) if not chr(c).isspace()}
+)
 
 
 def words_of(text: str) -> frozenset[str]:
     """The case-folded words of a message, for keyword checks (the FAQ's and the urgent words)."""
-    folded = fold(text)
-    if folded.isascii():
-        return frozenset(folded.translate(_ASCII_NON_WORD).split())
-    return frozenset(_WORD.findall(folded))
+    if text.isascii():
+        return frozenset(text.translate(_ASCII_FOLDED_WORDS).split())
+    return frozenset(_WORD.findall(fold(text)))
 
 
 def first_word(text: str) -> str | None:

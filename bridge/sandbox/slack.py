@@ -314,6 +314,7 @@ class SlackEmulator:
             "reactions.remove": self._reactions_remove,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
+            "files.delete": self._files_delete,
         }
         self.app = web.Application(middlewares=[self._learn_base_url])
         self.app.router.add_route("*", "/api/{method}", self._handle_api)
@@ -1001,6 +1002,25 @@ class SlackEmulator:
         for file in files:
             file.setdefault("shares", {"public": {}})["public"].setdefault(channel, []).append({"ts": message["ts"]})
         self._echo(channel, self._message_event(channel, message))
+
+    async def _files_delete(self, params: dict[str, Any], request: web.Request) -> dict[str, Any]:
+        """A bot deletes a file it uploaded; the messages that shared it show a tombstone in its place."""
+        file_id = str(params.get("file") or "")
+        file = self.files.get(file_id)
+        if file is None:
+            raise SlackEmulatorError("file_not_found")
+        if file["user"] != self.bot_user_id:
+            raise SlackEmulatorError("cant_delete_file")
+        del self.files[file_id]
+        self.file_bytes.pop(file_id, None)
+        for message in self._store.by_ts.values():
+            if any(shared.get("id") == file_id for shared in message.get("files") or ()):
+                message["files"] = [
+                    {"id": file_id, "mode": "tombstone"} if shared.get("id") == file_id else shared
+                    for shared in message["files"]
+                ]
+        self._touch()
+        return {}
 
     async def _handle_file_download(self, request: web.Request) -> web.Response:
         file_id = request.match_info["team_file"].removeprefix(f"{self.team_id}-")

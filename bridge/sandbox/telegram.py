@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_DOWNLOAD = 20 * 1024 * 1024
+DELETE_WITHIN = 48 * 3600  # seconds: how long after sending a bot may delete a message (deleteMessage)
 MAX_UPLOAD = 50 * 1024 * 1024
 LONG_POLL_MAX = 50
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -663,6 +664,7 @@ class TelegramEmulator:
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "getFile": self._get_file,
+            "deleteMessage": self._delete_message,
             "answerCallbackQuery": self._answer_callback_query,
             "sendChatAction": self._send_chat_action,
             "setMyCommands": self._set_my_commands,
@@ -887,6 +889,18 @@ class TelegramEmulator:
         if len(stored.data) > MAX_DOWNLOAD:
             raise _bad_request("file is too big")
         return {**self._file_json(stored), "file_path": stored.file_path}
+
+    async def _delete_message(self, params: _Params) -> object:
+        """A bot deletes its own messages, and a customer's in a private chat, up to 48 hours after they were sent."""
+        chat = self._chat(params.chat_id())
+        message = chat.messages.get(params.integer("message_id") or 0)
+        if message is None:
+            raise _bad_request("message to delete not found")
+        if time.time() - message["date"] > DELETE_WITHIN or (chat.type != "private" and not message["from"]["is_bot"]):
+            raise _bad_request("message can't be deleted for everyone")
+        del chat.messages[message["message_id"]]
+        self._touch()
+        return True
 
     async def _answer_callback_query(self, params: _Params) -> object:
         query_id = params.required("callback_query_id")

@@ -17,7 +17,7 @@ from typing import Any, final
 
 log = logging.getLogger("switchboard.slack.background")
 
-GRACE = 5.0  # seconds running work may take to finish when the channel stops
+GRACE = 2.0  # seconds running work may take to finish when the channel stops
 
 
 @final

@@ -9,8 +9,9 @@ from typing import Any, ClassVar, Self
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
@@ -197,15 +198,18 @@ class SlackChannel:
         # slack_sdk's verifier raises (bolt answers 500) on a timestamp that is not an integer: refuse it first.
         if not _TIMESTAMP.fullmatch(request.headers.get("X-Slack-Request-Timestamp", "")):
             return web.json_response({"error": "invalid request: missing or malformed request timestamp"}, status=401)
-        try:
-            body = await request.text()
+        try:  # Slack sends UTF-8; a declared charset may be unknown (LookupError) or make surrogates (unicode_escape)
+            body = (await request.read()).decode("utf-8")
         except UnicodeDecodeError:
             return web.json_response({"error": "body is not valid UTF-8"}, status=400)
         headers = request.headers
-        if not self._verifier.is_valid(body, headers["X-Slack-Request-Timestamp"], headers.get("X-Slack-Signature")):
+        # A header's invalid UTF-8 arrives as lone surrogates: compare_digest raises TypeError on non-ASCII text.
+        signature, timestamp = headers.get("X-Slack-Signature", ""), headers["X-Slack-Request-Timestamp"]
+        if not signature.isascii() or not self._verifier.is_valid(body, timestamp, signature):
             return web.json_response({"error": "invalid request"}, status=401)  # verified before any parsing
         try:  # bolt parses the body and reads ids out of it as Slack shapes them; it raises on other shapes
-            bolt_request = await to_bolt_request(request)
+            # the text verified above: bolt's aiohttp adapter would decode the body again, by the declared charset
+            bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=headers)  # type: ignore[arg-type]
         except (ValueError, TypeError, AttributeError, LookupError, RecursionError):
             return web.json_response({"error": "malformed payload"}, status=400)
         problem = malformed(bolt_request.body)

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Self
 
 import orjson
 from aiohttp import web
+from telegram import Update
 from telegram.error import BadRequest, Conflict, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ExtBot
 
@@ -21,12 +22,14 @@ from bridge.config import TelegramSettings
 from bridge.events import (
     Attachment,
     ChannelKind,
+    CustomerMessage,
     Delivered,
     ExternalRef,
     Outbound,
     OutboundCard,
     OutboundEdit,
     OutboundText,
+    ReceiptStatus,
     Undeliverable,
 )
 from bridge.greeting import CustomerTexts
@@ -37,10 +40,12 @@ from channels.telegram.commands import CustomerCommands
 from channels.telegram.errors import retry_after, to_delivery_error
 from channels.telegram.media import MediaSender
 from channels.telegram.menu import publish_menu
+from channels.telegram.slow_down import SlowDown
 from channels.telegram.translate import (
     ALLOWED_UPDATES,
     FILE_URL_SCHEME,
     MAX_DOWNLOAD,
+    MalformedUpdate,
     callback_query,
     edit_text,
     message_texts,
@@ -138,6 +143,7 @@ class TelegramChannel:
             CustomerCommands(self.bot, customer_texts, sink, transcripts) if customer_texts is not None else None
         )
         self._choices = ChoiceButtons(self.application, sink)  # buttons under our messages (the survey's 1-5)
+        self._slow_down = SlowDown(self.bot, customer_texts)  # messages over the desk's limit a minute: dropped
         self._catalogs = customer_texts.catalogs if customer_texts is not None else None  # the command menu's
         self._seen = _SeenUpdates()
         self._pacer = _ChatPacer()
@@ -212,17 +218,20 @@ class TelegramChannel:
 
     async def _handle_webhook(self, request: web.Request) -> web.Response:
         secret = self._settings.webhook_secret or ""
-        given = request.headers.get(SECRET_HEADER, "")
-        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        given = request.headers.get(SECRET_HEADER, "")  # invalid UTF-8 arrives as lone surrogates: back to its bytes
+        if not secret or not hmac.compare_digest(given.encode(errors="surrogateescape"), secret.encode()):
             log.warning("telegram: webhook call with a missing or wrong secret token from %s", request.remote)
             return web.json_response({"error": "forbidden"}, status=403)
         try:
             update = orjson.loads(await request.read())
         except orjson.JSONDecodeError:
             return web.json_response({"error": "body is not JSON"}, status=400)
-        if not isinstance(update, dict):
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             return web.json_response({"error": "an Update object was expected"}, status=400)
-        await self.handle_update(update)  # raising -> 500 -> Telegram redelivers: persist before ack
+        try:
+            await self.handle_update(update)  # raising -> 500 -> Telegram redelivers: persist before ack
+        except MalformedUpdate as exc:  # no shape Telegram sends: delivering it again would not help
+            return web.json_response({"error": f"malformed update: {exc}"}, status=400)
         return web.Response(status=200)
 
     async def handle_update(self, update: Mapping[str, Any]) -> None:
@@ -238,7 +247,9 @@ class TelegramChannel:
         if inbound is not None:
             receipt = await self._sink(inbound)
             log.debug("telegram: update %s -> %s", update_id, receipt.status)
-            if self._commands is not None:
+            if receipt.status is ReceiptStatus.LIMITED and isinstance(inbound, CustomerMessage):
+                await self._slow_down.refused(inbound, receipt)
+            elif self._commands is not None:
                 await self._commands.after(inbound)
         elif not handled:
             self._side_effects(update)
@@ -267,9 +278,7 @@ class TelegramChannel:
                 updates = await self.bot.get_updates(
                     offset=self._offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
                 )
-                for update in updates:
-                    await self.handle_update(update.to_dict())
-                    self._offset = update.update_id + 1
+                await self._handle_batch(updates)
                 backoff = POLL_BACKOFF_START
             except Conflict as exc:
                 log.error("telegram: polling stopped, another bot instance or a webhook owns the updates: %s", exc)
@@ -280,6 +289,32 @@ class TelegramChannel:
                 log.warning("telegram: polling failed (%s: %s); retrying in %.0f s", type(exc).__name__, exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(POLL_BACKOFF_MAX, backoff * 2)
+
+    async def _handle_batch(self, updates: Sequence[Update]) -> None:
+        """Store a ``getUpdates`` batch: each chat's updates in order, the chats side by side (so their messages
+        share group commits instead of waiting for one commit each). The offset moves past every update up to the
+        first that failed, which is raised: the retry fetches it again, and what was stored after it is
+        redelivered and deduplicated."""
+        chats: dict[int | None, list[Update]] = {}
+        for update in updates:
+            chats.setdefault(update.effective_chat.id if update.effective_chat else None, []).append(update)
+
+        async def in_order(chat_updates: list[Update]) -> None:
+            for update in chat_updates:
+                try:
+                    await self.handle_update(update.to_dict())
+                except Exception as exc:
+                    failed.append((update.update_id, exc))
+                    return
+
+        failed: list[tuple[int, Exception]] = []
+        await asyncio.gather(*(in_order(chat_updates) for chat_updates in chats.values()))
+        if failed:
+            first_id, exc = min(failed, key=lambda item: item[0])
+            self._offset = max(self._offset or 0, first_id)
+            raise exc
+        if updates:
+            self._offset = updates[-1].update_id + 1
 
     # --- outbound -------------------------------------------------------------------------
 

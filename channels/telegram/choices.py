@@ -55,8 +55,12 @@ class ChoiceButtons:
         """Process ``update`` if it is a pressed choice button (True); raises when storing the press failed."""
         if not isinstance(update.get("callback_query"), Mapping):
             return False
-        pressed = Update.de_json(dict(update), self._application.bot)
-        if not self._handler.check_update(pressed):
+        try:
+            pressed = Update.de_json(dict(update), self._application.bot)
+        except Exception as exc:  # TypeError, KeyError, ValueError ...: no update Telegram sends, so no press
+            log.info("telegram: ignoring a callback query python-telegram-bot cannot read: %r", exc)
+            return False
+        if not isinstance(self._handler.check_update(pressed), re.Match):  # PTB passes a query without data: True
             return False
         await self._application.process_update(pressed)
         if (failure := self._failures.pop(pressed.update_id, None)) is not None:

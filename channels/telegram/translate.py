@@ -40,12 +40,23 @@ _UNSUPPORTED = ("location", "venue", "contact", "poll", "dice", "game", "story",
 Payload = Mapping[str, Any]
 
 
+class MalformedUpdate(ValueError):
+    """An update of a shape Telegram does not send: a photo without ``file_id``, a ``from`` that is a list ..."""
+
+
 def to_inbound(update: Payload) -> Inbound | None:
-    """One Update -> ``CustomerMessage`` / ``CustomerEdit`` / ``CustomerBlocked``, or None when ignored."""
+    """One Update -> ``CustomerMessage`` / ``CustomerEdit`` / ``CustomerBlocked``, or None when ignored.
+
+    Raises:
+        MalformedUpdate: a field the translation reads has a shape Telegram does not send.
+    """
     for kind, translate in _TRANSLATORS.items():
         body = update.get(kind)
         if isinstance(body, Mapping):
-            return translate(body) if _is_private(body, kind) else None
+            try:
+                return translate(body) if _is_private(body, kind) else None
+            except (LookupError, TypeError, ValueError, AttributeError) as exc:
+                raise MalformedUpdate(f"{kind}: {exc!r}"[:200]) from exc
     log.debug("telegram: update %s has no type the bridge handles", update.get("update_id"))
     return None
 

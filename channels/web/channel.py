@@ -8,12 +8,14 @@ import logging
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from bridge.config import SESSION_DAYS
 from bridge.events import (
     ChannelKind,
     CustomerMessage,
@@ -27,11 +29,13 @@ from bridge.events import (
     ReceiptStatus,
     Undeliverable,
 )
-from bridge.history import HistoryItem, customer_history, identity_exists
+from bridge.history import HistoryItem, customer_history, identity_seen_since
+from bridge.model import utcnow
 from bridge.store import Store
 from bridge.transcript import Transcripts
 from channels.base import InboundSink, InboundSinkSoon
 from channels.web.choices import choice_views, chosen_frame
+from channels.web.heartbeat import Heartbeat
 from channels.web.middleware import OriginCheck, SocketCap
 from channels.web.protocol import (
     MAX_FRAME_BYTES,
@@ -46,6 +50,7 @@ from channels.web.protocol import (
     error_frame,
     parse_frame,
 )
+from channels.web.proxies import Network, TrustedProxies
 from channels.web.sessions import new_token, visitor_id
 from channels.web.transcripts import transcript_frame
 
@@ -54,7 +59,7 @@ log = logging.getLogger("switchboard.web")
 STATIC = Path(__file__).resolve().parent / "static"
 MESSAGES_PER_MINUTE = 100
 PIPELINE = 64  # messages of one socket waiting for their commit; reading pauses beyond that
-Identify = Callable[[ExternalRef, Profile], Any]
+Identify = Callable[[ExternalRef, Profile, datetime | None], Any]  # (visitor, profile, the hello's time)
 WidgetBundle = Callable[[Sequence[str | None]], dict[str, Any]]
 ErrorReason = Callable[..., str | None]  # (language preferences, error code, limit=...) -> the customer's text
 
@@ -81,6 +86,9 @@ class WebChannel:
         demo_page: str | None = None,
         error_reason: ErrorReason | None = None,
         transcripts: Transcripts | None = None,
+        trusted_proxies: Sequence[Network] = (),
+        session_days: int = SESSION_DAYS,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sink = sink
         self._sink_soon = sink_soon  # the hot path without a task per message, when the sink has one
@@ -88,10 +96,13 @@ class WebChannel:
         self._identify = identify
         self._origins = OriginCheck(allowed_origins)
         self._cap = SocketCap()
+        self._proxies = TrustedProxies(trusted_proxies)
         self._widget_bundle = widget_bundle
         self._demo_page = demo_page
         self._error_reason = error_reason
         self._transcripts = transcripts  # the ``transcript`` frame: None answers unknown_type
+        self._session_period = timedelta(days=session_days)  # a session without a hello this long has expired
+        self._clock = clock
         self._sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self._sessions: dict[web.WebSocketResponse, Session] = {}
         self._open: set[web.WebSocketResponse] = set()  # every socket, with or without a hello
@@ -149,15 +160,19 @@ class WebChannel:
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
         if not self._origins.allows(request):
             return web.json_response({"error": "origin not allowed"}, status=403)
-        address = request.remote or "unknown"
+        address = self._proxies.client(request)
         if not self._cap.acquire(address):
             return web.json_response({"error": "too many connections from this address"}, status=429)
-        # aiohttp refuses a frame of max_msg_size bytes or more: +1 lets a frame of exactly 64 KiB through
-        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES + 1, heartbeat=30.0)
+        # aiohttp refuses a frame of max_msg_size bytes or more: +1 lets a frame of exactly 64 KiB through.
+        # No aiohttp heartbeat: ours (channels.web.heartbeat) reads the pongs, so the session answers pings.
+        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES + 1, autoping=False)
         self._open.add(ws)
         try:
             await ws.prepare(request)
-            await Session(self, ws).run()
+            await Session(self, ws, address).run()
+        except Exception:  # the connection is a WebSocket now: a 500 response would reach the client as garbage
+            log.exception("widget socket failed")
+            await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"internal error; reconnect")
         finally:
             self._open.discard(ws)
             self._cap.release(address)
@@ -214,9 +229,11 @@ class WebChannel:
 class Session:
     """One widget socket: hello first, then messages; every refused frame changes nothing."""
 
-    def __init__(self, channel: WebChannel, ws: web.WebSocketResponse) -> None:
+    def __init__(self, channel: WebChannel, ws: web.WebSocketResponse, address: str | None = None) -> None:
         self._channel = channel
         self._ws = ws
+        self._address = address  # the client's (request.remote): the desk counts new conversations per address
+        self._loop = asyncio.get_running_loop()  # kept: each ``get_running_loop()`` costs a getpid() syscall
         self._visitor: str | None = None
         self._source: ExternalRef | None = None  # the visitor as the engine knows them (made once, not per message)
         self._profile = Profile()
@@ -245,13 +262,19 @@ class Session:
             await asyncio.wait([self._choosing])
 
     async def run(self) -> None:
+        heartbeat = Heartbeat(self._ws, self._loop)
         try:
             async for msg in self._ws:
                 if msg.type == WSMsgType.TEXT:
                     await self._frame(msg.data)
+                elif msg.type == WSMsgType.PONG:
+                    heartbeat.answered()
+                elif msg.type == WSMsgType.PING:  # autoping is off (the heartbeat reads pongs): answered here
+                    await self._ws.pong(msg.data)
                 elif msg.type == WSMsgType.BINARY:
                     await self._ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"binary frames are not supported")
         finally:
+            heartbeat.stop()
             if self._acker is not None:  # the socket is gone; stored messages stay stored
                 self._acker.cancel()
             for _client_id, stored in self._pending:  # nobody acks these now: their errors count as seen
@@ -280,11 +303,12 @@ class Session:
 
     async def _hello(self, hello: Hello) -> None:
         channel = self._channel
+        now = channel._clock()
         if hello.session is None:
             token = new_token()
         else:
             token = hello.session
-            if not await identity_exists(channel._store, _ref(visitor_id(token))):
+            if not await identity_seen_since(channel._store, _ref(visitor_id(token)), now - channel._session_period):
                 raise ProtocolError("bad_session", "unknown or expired session; send hello with session null")
         visitor = visitor_id(token)
         self._ack_batches = hello.ack_batches
@@ -294,8 +318,9 @@ class Session:
             languages=hello.languages,
             page_url=hello.page_url,
             attributes={**hello.attributes, **({"email": hello.email} if hello.email else {})},
+            address=self._address,
         )
-        await channel._identify(_ref(visitor), self._profile)
+        await channel._identify(_ref(visitor), self._profile, now)  # the hello renews the session
         if self._visitor is not None:
             channel._detach(self._visitor, self._ws)
         self._visitor, self._source = visitor, _ref(visitor)
@@ -327,7 +352,7 @@ class Session:
         self._throttle()
         if self._pending:  # a press must not overtake the messages typed before it (a rating after "thanks")
             await asyncio.wait([stored for _client_id, stored in self._pending])
-        visitor, choosing = self._visitor, asyncio.get_running_loop().create_future()
+        visitor, choosing = self._visitor, self._loop.create_future()
         self._choosing = choosing  # "delivered" of the stored answer must not overtake its "chosen" (``acked``)
         try:
             frame = await chosen_frame(self._channel._sink, _ref(visitor), self._profile, press)
@@ -361,12 +386,12 @@ class Session:
         soon = self._channel._sink_soon
         task = soon(inbound) if soon is not None and not self._tasks else None
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._channel._sink(inbound))
+            task = self._loop.create_task(self._channel._sink(inbound))
             self._tasks += 1
             task.add_done_callback(self._task_done)
         self._pending.append((say.client_id, task))
         if self._acker is None:
-            self._acker = asyncio.get_running_loop().create_task(self._ack())
+            self._acker = self._loop.create_task(self._ack())
 
     def _task_done(self, _task: asyncio.Future[Receipt]) -> None:
         self._tasks -= 1
@@ -382,7 +407,7 @@ class Session:
             while pending:
                 client_id, task = pending[0]
                 if not task.done():
-                    await _done(task)
+                    await _done(task, self._loop)
                 acks = self._stored_acks()
                 if acks:
                     try:
@@ -399,8 +424,10 @@ class Session:
                         log.error("storing a widget message failed", exc_info=task.exception())
                         await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"message not stored; resend it")
                         return
-                    receipt = task.result()  # refused
-                    await ws.send_str(error_frame("bad_frame", receipt.reason or "message refused"))
+                    receipt = task.result()  # refused (LIMITED: by an abuse limit, bridge.abuse)
+                    code = "rate_limited" if receipt.status is ReceiptStatus.LIMITED else "bad_frame"
+                    refused = ProtocolError(code, receipt.reason or "message refused")
+                    await ws.send_str(error_frame(code, self._channel._reason(self._profile, refused)))
                 finally:
                     pending.popleft()
                     self._ack_sent.set()
@@ -418,15 +445,15 @@ class Session:
             if not task.done() or task.exception() is not None:
                 break
             receipt = task.result()
-            if receipt.status is ReceiptStatus.IGNORED:
-                break
+            if receipt.status is not ReceiptStatus.STORED and receipt.status is not ReceiptStatus.DUPLICATE:
+                break  # refused (IGNORED, LIMITED): an error frame, not an ack
             acks.append({"type": "ack", "client_id": client_id, "id": receipt.message_id, "status": "sent"})
         return acks
 
 
-def _done(task: asyncio.Future[Any]) -> asyncio.Future[None]:
+def _done(task: asyncio.Future[Any], loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
     """A future that completes with ``task`` (cheaper than ``asyncio.wait``; cancelling it leaves the task alone)."""
-    waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    waiter: asyncio.Future[None] = loop.create_future()
 
     def wake(_task: asyncio.Future[Any]) -> None:
         if not waiter.done():

@@ -37,4 +37,6 @@ async def chosen_frame(sink: InboundSink, visitor: ExternalRef, profile: Profile
         return {"type": "chosen", "message_id": press.message_id, "choice": press.choice, "id": receipt.message_id}
     if receipt.status is ReceiptStatus.DUPLICATE:
         raise ProtocolError("stale_choice", receipt.reason or "this question was answered already")
+    if receipt.status is ReceiptStatus.LIMITED:  # bridge.abuse: too many messages or new conversations
+        raise ProtocolError("rate_limited", receipt.reason or "too many messages; wait a moment")
     raise ProtocolError("bad_choice", receipt.reason or "no such choice was offered")

@@ -16,6 +16,7 @@ from bridge.events import AuthorKind, ChannelKind, CustomerMessage, ExternalRef,
 from bridge.model import as_utc, utcnow
 from bridge.schema import upgrade
 from bridge.store import Store
+from tests.support.races import writer_held
 
 
 @pytest.fixture
@@ -104,8 +105,8 @@ async def test_a_job_queued_between_messages_sees_exactly_the_messages_before_it
 async def test_rows_with_other_columns_keep_their_place_in_a_batch(store: Store) -> None:
     conversation_id = await _open_conversation(store, "visitor")
     rows = [_row(conversation_id, f"s{n}") for n in range(9)]
-    for n in (2, 3, 7):  # a row that leaves optional columns out is inserted with a statement of its own
-        del rows[n]["edited_at"], rows[n]["deleted_at"]
+    for n in (2, 3, 7):  # a row that sets optional columns too is inserted with a statement of its own
+        rows[n]["edited_at"] = rows[n]["deleted_at"] = None
     ids = await asyncio.gather(*(store.writer.submit_message(row, [_to_slack(conversation_id)]) for row in rows))
 
     assert ids == sorted(ids)
@@ -125,6 +126,24 @@ async def test_a_failing_batch_fails_its_waiters_and_the_writer_goes_on(store: S
     assert stored is not None
     sources = await store.fetch_all(sa.select(MESSAGE.c.source_id).order_by(MESSAGE.c.id))
     assert [source_id for (source_id,) in sources] == ["visitor:0", "good"]
+
+
+async def test_one_bad_row_fails_alone_and_the_rest_of_its_batch_is_stored(store: Store) -> None:
+    conversation_id = await _open_conversation(store, "visitor")
+    missing_conversation = conversation_id + 1000  # a foreign key the database refuses, in the middle of a batch
+    rows = [_row(conversation_id, f"s{n}") for n in range(9)]
+    rows[4] = _row(missing_conversation, "bad")
+    async with writer_held(store):  # all nine are queued before the writer takes any: one batch
+        stored = [store.writer.submit_message(row, [_to_slack(row["conversation_id"])]) for row in rows]
+    outcomes = await asyncio.gather(*stored, return_exceptions=True)
+
+    assert isinstance(outcomes[4], sa.exc.IntegrityError)
+    ids = [outcome for n, outcome in enumerate(outcomes) if n != 4]
+    assert all(isinstance(i, int) for i in ids) and ids == sorted(ids)  # stored, in submission order
+    sources = await store.fetch_all(sa.select(MESSAGE.c.source_id).order_by(MESSAGE.c.id))
+    assert [source_id for (source_id,) in sources] == ["visitor:0", *(f"s{n}" for n in range(9) if n != 4)]
+    keys = await store.fetch_all(sa.select(DELIVERY.c.message_id).where(DELIVERY.c.message_id.in_(ids)))
+    assert sorted(message_id for (message_id,) in keys) == ids  # each with its delivery
 
 
 async def test_timestamps_are_stored_exactly(store: Store) -> None:

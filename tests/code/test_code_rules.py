@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("bridge", "channels", "bench", "tests")
+SOURCES = ("bridge", "channels", "bench", "fuzz", "tests")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bridge.app import SHUTDOWN_GRACE
 from bridge.outbox import STOP_GRACE
 from bridge.schema import upgrade
+from channels.slack.background import GRACE as SLACK_BACKGROUND_GRACE
 from tests.support.databases import database_url
 from tests.support.serve_process import (
     Visitor,
@@ -69,3 +71,8 @@ async def test_sigterm_with_1000_queued_stops_within_10_s_and_a_restart_posts_ea
             assert code == 0, second.log_tail()
         assert check_delivered(by_visitor, posted(slack)) == []
         assert await _pending(url) == 0
+
+
+def test_the_worst_case_stop_fits_in_10_s() -> None:
+    """Stopping waits for requests in flight, then in-flight deliveries, then Slack's background work, in turn."""
+    assert SHUTDOWN_GRACE + STOP_GRACE + SLACK_BACKGROUND_GRACE < 10.0

@@ -48,9 +48,9 @@ async def test_acks_come_in_order_and_before_delivered(harness: Harness, monkeyp
     """
     notice = web_channel._done
 
-    def late(task: asyncio.Task[Any]) -> asyncio.Future[None]:
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        notice(task).add_done_callback(lambda _f: asyncio.get_running_loop().call_later(0.2, waiter.set_result, None))
+    def late(task: asyncio.Task[Any], loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        waiter: asyncio.Future[None] = loop.create_future()
+        notice(task, loop).add_done_callback(lambda _f: loop.call_later(0.2, waiter.set_result, None))
         return waiter
 
     monkeypatch.setattr(web_channel, "_done", late)

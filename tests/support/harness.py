@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
+import sqlalchemy as sa
 from aiohttp.test_utils import TestServer
 
 from bridge.app import BRIDGE, Bridge, build_app
@@ -52,9 +54,20 @@ class Harness:
     def url(self, path: str) -> str:
         return str(self.server.make_url(path))
 
+    async def settled(self) -> None:
+        """Wait until every delivery is sent (or dead): the outbox has recorded every remote id."""
+        for _ in range(500):
+            row = await self.bridge.store.fetch_one(sa.text("SELECT count(*) FROM delivery WHERE status = 'pending'"))
+            if row is not None and row[0] == 0:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("deliveries still pending")
+
     @asynccontextmanager
-    async def widget(self, **hello: Any) -> AsyncIterator[Widget]:
-        async with aiohttp.ClientSession() as session:
+    async def widget(self, *, from_address: str = "127.0.0.1", **hello: Any) -> AsyncIterator[Widget]:
+        """A widget visitor after its hello, connecting from ``from_address`` (any 127.0.0.0/8 address)."""
+        connector = aiohttp.TCPConnector(local_addr=(from_address, 0))
+        async with aiohttp.ClientSession(connector=connector) as session:
             ws = await session.ws_connect(self.url("/widget/ws"), headers={"Origin": self.origin})
             widget = Widget(ws)
             await widget.send({"type": "hello", "session": None, "last_seen": 0, **hello})
@@ -141,11 +154,15 @@ async def running_bridge(
     public: bool = False,
     agent_group: str | None = None,
     faq: bool = False,
+    retention_days: int | None = None,
+    new_conversations_per_ip: int = 0,
+    trusted_proxies: tuple[str, ...] = (),
 ) -> AsyncIterator[Harness]:
     """Migrate, start the bridge on a free port, allow its own origin, point the emulator at it.
 
     The automatic greeting is off unless asked for (tests marked ``greeting``), and so is the FAQ bot (``faq``),
-    so the other tests see exactly the messages they send.
+    so the other tests see exactly the messages they send. Every test visitor comes from 127.0.0.1, so the limit
+    of new conversations per client address is off unless ``new_conversations_per_ip`` sets it (as the bench's).
 
     With ``telegram`` the Telegram channel is on; its public URL is the bridge's own, so in webhook
     mode the bridge registers ``/telegram/webhook`` with ``setWebhook`` as it starts. ``public`` sets
@@ -157,6 +174,8 @@ async def running_bridge(
     port = _free_port()
     settings = replace(settings, allowed_origins=(f"http://127.0.0.1:{port}",), telegram=telegram, greeting=greeting)
     settings = replace(settings, hours=hours, slack=replace(settings.slack, agent_group=agent_group), faq=faq)
+    settings = replace(settings, retention_days=retention_days, new_conversations_per_ip=new_conversations_per_ip)
+    settings = replace(settings, trusted_proxies=tuple(ip_network(proxy) for proxy in trusted_proxies))
     if locales_dir is not None:
         settings = replace(settings, locales_dir=locales_dir)
     if telegram is not None or public:

@@ -645,16 +645,21 @@ async function sendFrom(form, threadTs) {
   const text = box.value.trim();
   if (!text) return;
   button.disabled = true;
+  box.value = "";  // as in Slack, the box empties on send (and gets the text back if it was not sent)
+  const giveBack = () => {
+    if (!box.value.trim()) box.value = text;
+  };
   try {
     const body = threadTs ? { thread_ts: threadTs, user: state.agent, text } : { user: state.agent, text };
     const { data } = await postJson("/ui/reply", body);
     if (data.ok) {
-      box.value = "";
       if (data.command) toast("Sent " + data.command + " to the app");
     } else if (!data.command) {  // a refused command is answered by Slackbot in the conversation
+      giveBack();
       toast("Not sent: " + data.error, true);
     }
   } catch (err) {
+    giveBack();
     toast("Not sent: " + err, true);
   } finally {
     button.disabled = false;

@@ -190,6 +190,24 @@ async def test_polling_confirms_the_offset_only_after_storing(
     assert second.attachments[0].url.startswith("telegram-file:")
 
 
+async def test_polling_stores_chats_side_by_side_and_a_failure_holds_the_offset_at_it(
+    api_url: str, emulator: TelegramEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(channel_module, "POLL_BACKOFF_START", 0.05)
+    sink = RecordingSink(failures=1, delay=0.01)  # the first update stored fails once: chat A's first
+    for n in range(3):  # one getUpdates batch: A and B interleaved
+        emulator.user_sends(CHAT, f"a{n}")
+        emulator.user_sends(CHAT + 1, f"b{n}")
+    async with TelegramChannel(settings=settings(api_url, mode="polling"), sink=sink):
+        await emulator.wait_for(lambda: not emulator.pending_updates)  # every update confirmed, in the end
+    texts = [inbound.text for inbound in sink.inbound if isinstance(inbound, CustomerMessage)]
+    assert texts[:3] == ["b0", "b1", "b2"]  # B went on while A's first update failed
+    last_seen = sorted(set(texts), key=lambda text: max(i for i, t in enumerate(texts) if t == text))
+    assert [t for t in last_seen if t[0] == "a"] == ["a0", "a1", "a2"]  # each chat in its order
+    assert [t for t in last_seen if t[0] == "b"] == ["b0", "b1", "b2"]  # redelivered: the engine dedupes them
+    assert set(texts) == {"a0", "a1", "a2", "b0", "b1", "b2"}
+
+
 async def test_polling_stops_with_one_error_line_on_conflict(
     api_url: str, emulator: TelegramEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
