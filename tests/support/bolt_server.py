@@ -12,6 +12,7 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.sandbox.slack import SlackEmulator
+from tests.support.harness import stop_server
 
 
 @asynccontextmanager
@@ -31,4 +32,4 @@ async def serving_bolt(emulator: SlackEmulator, signing_secret: str, client: Asy
         yield app
     finally:
         await emulator.drain()
-        await server.close()
+        await stop_server(server)

@@ -135,7 +135,7 @@ async def running_slack() -> AsyncIterator[tuple[SlackEmulator, TestServer]]:
     try:
         yield slack, server
     finally:
-        await server.close()
+        await stop_server(server)
 
 
 @asynccontextmanager
@@ -188,9 +188,25 @@ async def running_bridge(
     finally:
         watchdog = asyncio.get_running_loop().call_later(STOP_GRACE + 3.0, _report_stuck_tasks)
         try:
-            await server.close()
+            await stop_server(server)
         finally:
             watchdog.cancel()
+
+
+async def stop_server(server: TestServer) -> None:
+    """Close ``server``, then any connection it accepted while closing. aiohttp's shutdown closes the connections
+    registered when it starts; one whose connect was already in the kernel's backlog registers a loop iteration or
+    two later and would stay open, its socket then warned about (``ResourceWarning``) in whichever later test
+    happens to collect it."""
+    web_server = server.runner.server if server.runner is not None else None
+    await server.close()
+    if web_server is None:
+        return
+    for _ in range(3):
+        await asyncio.sleep(0)
+    for handler in web_server.connections:
+        handler.force_close()
+    await asyncio.sleep(0)  # the closed transports let go of their sockets
 
 
 def _report_stuck_tasks() -> None:

@@ -35,6 +35,7 @@ from bridge.events import (
 from bridge.sandbox.telegram import TelegramEmulator, serve
 from channels.telegram import TelegramChannel
 from channels.telegram.channel import SECRET_HEADER, WEBHOOK_PATH, TelegramStartupError
+from tests.support.harness import stop_server
 
 TOKEN = "123456:SANDBOX"
 SECRET = "s3cret_token-1"
@@ -88,7 +89,7 @@ async def running(channel: TelegramChannel) -> AsyncIterator[TestServer]:
         try:
             yield server
         finally:
-            await server.close()
+            await stop_server(server)
 
 
 def text_out(text: str, *, chat: int = CHAT, author: AuthorKind = AuthorKind.AGENT) -> OutboundText:
