@@ -12,8 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Locator, Page, expect
-from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+from playwright.async_api import Browser, Page, expect
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.cli import demo_page
@@ -45,21 +44,6 @@ async def customer_writes(demo: Harness, page: Page, text: str) -> None:
     await demo.slack.wait_for(lambda: bool(demo.slack.channel_messages()) and bool(thread_texts(demo)), 10)
 
 
-async def tick_in_menu(pane: Locator, label: str) -> None:
-    """Open the Tags menu and tick ``label``. The page re-renders from the polled state on every change, which
-    closes an open menu (the card's own update after an assignment can land just after it was opened): then the
-    menu is opened again, as an agent would."""
-    for _ in range(10):
-        if not await pane.locator("details.multi").evaluate("menu => menu.open"):
-            await pane.locator("details.multi summary").click()
-        try:
-            await pane.get_by_label(label).check(timeout=1_000)
-            return
-        except PlaywrightTimeoutError:
-            continue
-    raise AssertionError(f"could not tick {label!r} in the menu")
-
-
 async def test_an_agent_works_the_conversation_from_the_slack_page(demo: Harness, browser: Browser) -> None:
     shop, problems = await new_page(browser)
     await customer_writes(demo, shop, "Where is my parcel?")
@@ -73,7 +57,8 @@ async def test_an_agent_works_the_conversation_from_the_slack_page(demo: Harness
     await demo.slack.wait_for(lambda: card_fields(demo).get("Assignee") == f"<@{SAM}>", 10)
     await expect(thread.get_by_label("Assign to…")).to_have_value(SAM)  # the card shows who has it
 
-    await tick_in_menu(thread, "Payment")
+    await thread.locator("details.multi summary").click()
+    await thread.get_by_label("Payment").check()
     await demo.slack.wait_for(lambda: card_fields(demo).get("Tags") == "payment", 10)
     await expect(thread.locator("details.multi summary")).to_have_text("Payment")
 
@@ -122,6 +107,46 @@ async def test_an_agent_works_the_conversation_from_the_slack_page(demo: Harness
     await slack.get_by_role("link", name="#1 · resolved").click()
     await expect(thread).to_be_visible()
     await expect(thread.locator("#thread-messages .msg").first).to_have_attribute("data-ts", root)
+    assert problems == [] and slack_problems == []
+
+
+async def test_open_menus_stay_open_while_the_page_re_renders(demo: Harness, browser: Browser) -> None:
+    """The page re-renders from the polled state on every change (any message in the workspace, any card update).
+    Before, that closed the menu an agent had open: ticking a tag while customers wrote meant reopening it again
+    and again."""
+    shop, problems = await new_page(browser)
+    await customer_writes(demo, shop, "Where is my parcel?")
+    slack, slack_problems = await new_page(browser, viewport={"width": 1400, "height": 900})
+    await slack.goto(str(demo.slack_server.make_url("/")))
+    await slack.locator("#channel-messages .msg.clickable").first.click()
+    thread = slack.locator("#thread-pane")
+    tags = thread.locator("details.multi")
+    await tags.locator("summary").click()
+    root = thread.locator("#thread-messages .msg").first
+    await root.hover()
+    await root.get_by_role("button", name="More actions").click()
+    actions = root.locator(".msg-menu")
+    await expect(actions).to_be_visible()
+    await tags.locator("summary").click()  # a click elsewhere closes the ⋯ menu, as in Slack
+    await expect(actions).to_be_hidden()
+    await expect(tags).to_have_attribute("open", "")
+
+    for n in range(3):  # the customer writes on: each message re-renders the thread
+        before = demo.slack.version
+        await shop.locator("textarea.sb-input").fill(f"Hello? ({n})")
+        await shop.keyboard.press("Enter")
+        await expect(thread.locator("#thread-messages")).to_contain_text(f"Hello? ({n})")
+        assert demo.slack.version > before
+    await expect(tags).to_have_attribute("open", "")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await slack.screenshot(path=str(SHOTS / "tags-menu-open.png"))
+    await thread.get_by_label("Payment").check()
+    await demo.slack.wait_for(lambda: card_fields(demo).get("Tags") == "payment", 10)
+    await expect(tags.locator("summary")).to_have_text("Payment")  # the card's update re-rendered it: still open
+    await expect(tags).to_have_attribute("open", "")
+
+    await slack.locator("#composer-text").click()  # a click elsewhere closes it
+    await expect(tags).not_to_have_attribute("open", "")
     assert problems == [] and slack_problems == []
 
 

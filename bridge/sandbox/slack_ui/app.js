@@ -5,6 +5,9 @@
 const state = {
   data: null, version: -1, openThread: null, pane: "channel", homeError: "",
   agent: localStorage.getItem("sb-agent") || "U0AGENT1",
+  // The menus an agent has open (a multi-select's, a message's ⋯): the page re-renders from the polled state on
+  // every change, and they stay open through it, as in Slack, until the agent closes them or clicks elsewhere.
+  openMenus: new Set(),
 };
 const $ = (id) => document.getElementById(id);
 const EMOJI = {
@@ -127,8 +130,9 @@ function textObject(obj, className = "text") {
 
 // ---------------------------------------------------------------- Block Kit
 
-// ``target`` says where an element lives: {message_ts} for a message, {view_id} for a Home tab or a modal.
-function renderElement(element, target) {
+// ``target`` says where an element lives: {message_ts} for a message, {view_id} for a Home tab or a modal; ``where``
+// tells apart the two copies of a thread's root (in the channel and in the thread pane), each with its own menus.
+function renderElement(element, target, where) {
   if (element.type === "button") {
     const style = element.style === "primary" ? " primary" : element.style === "danger" ? " danger" : "";
     const button = el("button", "btn" + style, emojify((element.text && element.text.text) || "Button"));
@@ -160,7 +164,7 @@ function renderElement(element, target) {
     });
     return select;
   }
-  if (element.type === "multi_static_select") return multiSelect(element, target);
+  if (element.type === "multi_static_select") return multiSelect(element, target, where);
   if (element.type === "image") {
     const img = el("img", "b-thumb");
     img.src = element.image_url;
@@ -171,15 +175,21 @@ function renderElement(element, target) {
 }
 
 // A multi-select as Slack shows it: the chosen options, and a menu of checkboxes; every change sends them all.
-function multiSelect(element, target) {
+function multiSelect(element, target, where) {
   const chosen = new Set((element.initial_options || []).map((o) => o.value));
   const label = (o) => (o.text && o.text.text) || o.value;
   const box = el("details", "multi");
+  const key = "multi " + where + " " + JSON.stringify(target) + " " + element.action_id;
+  box.open = state.openMenus.has(key);
+  box.addEventListener("toggle", () => (box.open ? state.openMenus.add(key) : state.openMenus.delete(key)));
   const placeholder = (element.placeholder && element.placeholder.text) || "Choose...";
   const picked = (element.options || []).filter((o) => chosen.has(o.value)).map(label);
   box.appendChild(el("summary", "select", picked.length ? picked.join(", ") : placeholder));
   box.setAttribute("aria-label", placeholder);
-  box.addEventListener("click", (ev) => ev.stopPropagation());
+  box.addEventListener("click", (ev) => {
+    ev.stopPropagation();  // not a click on the message (which opens its thread)
+    closeMenus(box);
+  });
   const menu = el("div", "multi-menu");
   for (const option of element.options || []) {
     const row = el("label", "multi-option");
@@ -199,7 +209,7 @@ function multiSelect(element, target) {
   return box;
 }
 
-function renderBlock(block, target) {
+function renderBlock(block, target, where = "view") {
   switch (block.type) {
     case "header":
       return textObject(block.text, "b-header");
@@ -213,17 +223,17 @@ function renderBlock(block, target) {
         main.appendChild(grid);
       }
       wrap.appendChild(main);
-      if (block.accessory) wrap.appendChild(renderElement(block.accessory, target));
+      if (block.accessory) wrap.appendChild(renderElement(block.accessory, target, where));
       return wrap;
     }
     case "context": {
       const ctx = el("div", "b-context");
-      for (const item of block.elements || []) ctx.appendChild(renderElement(item, target));
+      for (const item of block.elements || []) ctx.appendChild(renderElement(item, target, where));
       return ctx;
     }
     case "actions": {
       const row = el("div", "b-actions");
-      for (const item of block.elements || []) row.appendChild(renderElement(item, target));
+      for (const item of block.elements || []) row.appendChild(renderElement(item, target, where));
       return row;
     }
     case "divider":
@@ -242,13 +252,13 @@ function renderBlock(block, target) {
   }
 }
 
-function renderContent(message) {
+function renderContent(message, where) {
   const box = el("div");
   const blocks = (message.blocks || []).filter((b) => b.type !== "rich_text");
   if (blocks.length) {
     const holder = el("div", "blocks" + (blocks.some((b) => b.type === "header") ? " card" : ""));
     for (const block of blocks) {
-      const node = renderBlock(block, { message_ts: message.ts });
+      const node = renderBlock(block, { message_ts: message.ts }, where);
       if (node) holder.appendChild(node);
     }
     box.appendChild(holder);
@@ -311,6 +321,7 @@ function avatar(message) {
   return node;
 }
 
+// ``options.where`` ("channel" or "thread") tells apart the two copies of a thread's root message.
 function renderMessage(message, options = {}) {
   const row = el("div", "msg");
   row.dataset.ts = message.ts;
@@ -323,23 +334,26 @@ function renderMessage(message, options = {}) {
   head.appendChild(el("span", "time", formatTime(message.ts)));
   if (message.edited) head.appendChild(el("span", "edited", "(edited)"));
   body.appendChild(head);
-  body.appendChild(renderContent(message));
+  body.appendChild(renderContent(message, options.where));
   if (options.ephemeral) body.appendChild(el("div", "ephemeral-note", "Only visible to you"));
   if (options.replies) body.appendChild(options.replies);
   row.appendChild(body);
   if (options.ephemeral) row.classList.add("ephemeral");
-  else if (state.data.shortcuts.length) row.appendChild(moreActions(message));
+  else if (state.data.shortcuts.length) row.appendChild(moreActions(message, options.where));
   return row;
 }
 
 // The ⋯ menu of a message: the app's message shortcuts (from its manifest), as in Slack.
-function moreActions(message) {
+function moreActions(message, where) {
   const wrap = el("div", "msg-actions");
+  const key = "actions " + where + " " + message.ts;
   const button = el("button", "icon-button msg-more", "\u22EF");
   button.type = "button";
   button.title = "More actions";
   button.setAttribute("aria-label", "More actions");
-  const menu = el("div", "msg-menu hidden");
+  const menu = el("div", "msg-menu");
+  menu.dataset.menu = key;
+  menu.classList.toggle("hidden", !state.openMenus.has(key));
   menu.setAttribute("role", "menu");
   for (const shortcut of state.data.shortcuts) {
     const item = el("button", "msg-menu-item", shortcut.name);
@@ -348,7 +362,7 @@ function moreActions(message) {
     item.title = shortcut.description || "";
     item.addEventListener("click", async (ev) => {
       ev.stopPropagation();
-      menu.classList.add("hidden");
+      closeMenus();
       const body = { message_ts: message.ts, callback_id: shortcut.callback_id, user: state.agent };
       const { data } = await postJson("/ui/shortcut", body);
       if (!data.ok) toast("The bridge answered " + (data.status || data.error), true);
@@ -357,11 +371,26 @@ function moreActions(message) {
   }
   button.addEventListener("click", (ev) => {
     ev.stopPropagation();
-    for (const open of document.querySelectorAll(".msg-menu:not(.hidden)")) if (open !== menu) open.classList.add("hidden");
-    menu.classList.toggle("hidden");
+    const opening = menu.classList.contains("hidden");
+    closeMenus(opening ? menu : null);
+    if (opening) {
+      state.openMenus.add(key);
+      menu.classList.remove("hidden");
+    }
   });
   wrap.append(button, menu);
   return wrap;
+}
+
+// Close every open menu but ``keep`` (a click elsewhere on the page, a chosen shortcut).
+function closeMenus(keep = null) {
+  for (const menu of document.querySelectorAll(".msg-menu:not(.hidden)")) {
+    if (menu !== keep) {
+      menu.classList.add("hidden");
+      state.openMenus.delete(menu.dataset.menu);
+    }
+  }
+  for (const box of document.querySelectorAll("details.multi[open]")) if (box !== keep) box.open = false;  // its toggle forgets it
 }
 
 function repliesLink(root) {
@@ -399,7 +428,7 @@ function renderChannel() {
 }
 
 function channelRow(message) {
-  const row = renderMessage(message, { replies: repliesLink(message) });
+  const row = renderMessage(message, { replies: repliesLink(message), where: "channel" });
   row.classList.add("clickable");
   if (message.ts === state.openThread) row.classList.add("selected");
   row.addEventListener("click", () => openThread(message.ts));
@@ -416,12 +445,12 @@ function renderThread() {
   pane.classList.remove("hidden");
   const list = $("thread-messages");
   stickToBottom(list, () => {
-    list.replaceChildren(renderMessage(root));
+    list.replaceChildren(renderMessage(root, { where: "thread" }));
     const replies = state.data.threads[root.ts] || [];
     list.appendChild(el("div", "reply-divider", replies.length + (replies.length === 1 ? " reply" : " replies")));
     const items = [...replies.map((m) => ({ m, eph: false })), ...myEphemerals(root.ts).map((m) => ({ m, eph: true }))];
     items.sort((a, b) => parseFloat(a.m.ts) - parseFloat(b.m.ts));
-    for (const { m, eph } of items) list.appendChild(renderMessage(m, { ephemeral: eph }));
+    for (const { m, eph } of items) list.appendChild(renderMessage(m, { ephemeral: eph, where: "thread" }));
   });
 }
 
@@ -735,9 +764,7 @@ function init() {
   wireComposer($("channel-composer"), () => null);
   $("nav-support").addEventListener("click", () => showPane("channel"));
   $("nav-home").addEventListener("click", () => showPane("home"));
-  document.addEventListener("click", () => {
-    for (const menu of document.querySelectorAll(".msg-menu:not(.hidden)")) menu.classList.add("hidden");
-  });
+  document.addEventListener("click", () => closeMenus());
   $("thread-close").addEventListener("click", () => {
     state.openThread = null;
     render();
