@@ -85,6 +85,12 @@ class _SeenUpdates:
             self._ids.popitem(last=False)
 
 
+OVERALL_PER_SECOND = 27
+"""Sends a second to all chats together. Telegram's limit is 30 in any one second; PTB's default limiter is a leaky
+bucket holding 30 (a burst of 30, then 30 a second: up to 59 in the first second, which the emulator counts as a
+flood). A bucket of one lets at most 1 + 27 through in any second, with room for network jitter."""
+
+
 class _ChatPacer:
     """Telegram allows ~1 message/s per chat after a short burst; wait instead of earning a 429."""
 
@@ -134,7 +140,7 @@ class TelegramChannel:
             .token(settings.bot_token)
             .base_url(settings.api_url)
             .base_file_url(settings.file_url)
-            .rate_limiter(AIORateLimiter(max_retries=0))
+            .rate_limiter(AIORateLimiter(overall_max_rate=1, overall_time_period=1 / OVERALL_PER_SECOND, max_retries=0))
             .updater(None)
             .build()
         )
