@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any, TypeGuard
+from urllib.parse import urlsplit
 
 from bridge.events import AgentReply, ChannelKind, ConversationCard, ExternalRef, OutboundText
 from channels.slack.files import shared_files
 
 NOTE_PREFIX = "//"
 SLACK_TEXT_LIMIT = 39_000  # Slack truncates past 40,000 characters; split below it
+PAGE_LABEL_CHARS = 60  # a page link shows this much of its URL (the host always whole)
 _ACCEPTED_SUBTYPES = (None, "file_share", "thread_broadcast")
 _PLAIN_ID = re.compile(r"[!-~]{1,64}")  # Slack's user ids: short, printable ASCII
 _TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,9}")  # a message timestamp ("1763900100.000100")
@@ -153,8 +155,31 @@ def card_post(card: ConversationCard, *, channel: str) -> dict[str, Any]:
 
 
 def page_link(url: str | None, label: str | None = None) -> str:
-    """A mrkdwn link to ``url`` showing ``label`` (default: the URL's start); an em dash for no web URL."""
+    """A mrkdwn link to ``url`` showing ``label`` (default: ``host_label``); an em dash for no web URL."""
     if not url or not url.startswith(("http://", "https://")):
         return "—"
+    shown = label or host_label(url)
+    if shown is None:
+        return "—"
     safe = escape_mrkdwn(url).replace("|", "%7C")
-    return f"<{safe}|{escape_mrkdwn(label or url[:60])}>"
+    return f"<{safe}|{escape_mrkdwn(shown)}>"
+
+
+def host_label(url: str, width: int = PAGE_LABEL_CHARS) -> str | None:
+    """The label of a visitor's page link: the host the link really opens, always whole, then as much of the path
+    as fits in ``width``. The visitor sets the page URL, so a label cut at a fixed width could hide the host
+    (``https://shop.example.com.aaaa…`` of ``shop.example.com.aaaa….evil.net``), and a ``user@`` part could pose as
+    one (``https://shop.example@evil.net/``). None for a URL with no host."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    where = host if port is None else f"{host}:{port}"
+    rest = parts.path + (f"?{parts.query}" if parts.query else "")
+    if rest in ("", "/"):
+        return where
+    room = max(width - len(where), 2)
+    return where + (rest if len(rest) <= room else rest[: room - 1] + "…")

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from bridge.sandbox.slack import SlackEmulator
 
@@ -135,8 +136,8 @@ def visitor_made_controls(text: str, *, users: Iterable[str] = (), channels: Ite
     """The Slack control sequences in ``text`` that the product does not make itself, so came from a visitor:
     any ``<!...>`` (``<!channel>``, ``<!here>``, ``<!subteam^…>``, ``<!date…>``), a mention of someone other than
     ``users``, a channel other than ``channels``, a link that is not http(s) (``<javascript:…>``), and a
-    ``<url|label>`` link whose label is not where it goes: the product labels a page link with the start of its
-    own URL (the visitor's page, shown as it is) and a permalink to an earlier conversation with its number."""
+    ``<url|label>`` link whose label is not where it goes: the product labels a page link with the host it opens
+    (then the start of its path) and a permalink to an earlier conversation with its number."""
     users, channels = set(users), set(channels)
     made: list[str] = []
     for token in _CONTROL.findall(text):
@@ -151,7 +152,7 @@ def visitor_made_controls(text: str, *, users: Iterable[str] = (), channels: Ite
                 made.append(token)
         elif not target.startswith(("http://", "https://")):
             made.append(token)
-        elif label and not _PERMALINK.match(target) and not _unescaped(target).startswith(_unescaped(label)):
+        elif label and not _PERMALINK.match(target) and not _names_its_host(_unescaped(target), _unescaped(label)):
             made.append(token)
     return made
 
@@ -165,6 +166,16 @@ def visitor_controls_posted(slack: SlackEmulator) -> list[str]:
         for text in slack_texts(call.params)
         for control in visitor_made_controls(text, users=slack.users, channels=[slack.support_channel])
     ]
+
+
+def _names_its_host(url: str, label: str) -> bool:
+    """Whether ``label`` starts with the whole host (and port) ``url`` opens."""
+    try:
+        parts = urlsplit(url)
+        where = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    except ValueError:
+        return False
+    return bool(where) and re.match(re.escape(where) + r"(?:$|[/?…])", label) is not None
 
 
 def _unescaped(text: str) -> str:

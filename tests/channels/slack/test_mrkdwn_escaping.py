@@ -51,7 +51,7 @@ def test_the_check_finds_what_unescaped_visitor_text_would_make() -> None:
         "https://evil.example|https://shop.example",
         "javascript:x|y",
     ]
-    page = "<https://shop.example/a?b=1|https://shop.example/a?b=1> <@U0AGENT1>"  # the product's own
+    page = "<https://shop.example/a?b=1|shop.example/a?b=1> <@U0AGENT1>"  # the product's own
     assert visitor_made_controls(page, users=[AGENT]) == []
 
 
@@ -128,3 +128,31 @@ def test_a_page_url_that_is_not_http_is_not_linked(url: str) -> None:
     )
     texts = slack_texts(card_post(card, channel=SUPPORT))
     assert "*Page*\n—" in texts and not any(MARKER in t for t in texts)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://shop.example/", "shop.example"),
+        ("https://shop.example:8443/cart?step=2", "shop.example:8443/cart?step=2"),
+        ("https://shop.example@evil.example/login", "evil.example/login"),  # a user@ part posing as the host
+        (f"https://shop.example.com.{'a' * 70}.evil.example/x", f"shop.example.com.{'a' * 70}.evil.example/x"),
+        (f"https://shop.example/{'p' * 100}", f"shop.example/{'p' * 46}…"),
+    ],
+)
+def test_a_page_link_shows_the_host_it_opens(url: str, shown: str) -> None:
+    """The visitor sets the page URL; its label was the URL's first 60 characters, which a long host could fill
+    with a trusted-looking start while the link opened another site."""
+    card = ConversationCard(
+        conversation_id=1, customer_name="Ana", channel=ChannelKind.WEB, locale="en", page_url=url, first_message="hi"
+    )
+    texts = slack_texts(card_post(card, channel=SUPPORT))
+    assert any(f"|{escape_mrkdwn(shown)}>" in text for text in texts), texts
+
+
+@pytest.mark.parametrize("url", ["https://", "http://[::1", "https:///path-only"])
+def test_a_page_url_with_no_host_is_not_linked(url: str) -> None:
+    card = ConversationCard(
+        conversation_id=1, customer_name="Ana", channel=ChannelKind.WEB, locale="en", page_url=url, first_message="hi"
+    )
+    assert "*Page*\n—" in slack_texts(card_post(card, channel=SUPPORT))
