@@ -139,6 +139,9 @@ WIDGET_STRINGS: dict[str, str] = {
     "team": pgettext("widget", "Support team"),
     # TRANSLATORS: Button in the chat window's header that saves the conversation as a text file.
     "transcript": pgettext("widget", "Download transcript"),
+    # TRANSLATORS: Notice above the message box when the customer sent many messages in a short time.
+    # The chat sends their waiting messages again by itself: the customer need not do anything.
+    "rate_limited": pgettext("widget", "You are sending messages quickly. We will send yours in a moment."),
 }
 
 # The FAQ bot (bridge/faq.py): an automatic answer before an agent joins, with two buttons under it.

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Self
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from bridge.abuse import PerMinute
 from bridge.config import SESSION_DAYS
 from bridge.events import (
     ChannelKind,
@@ -58,6 +59,7 @@ log = logging.getLogger("switchboard.web")
 
 STATIC = Path(__file__).resolve().parent / "static"
 MESSAGES_PER_MINUTE = 100
+HELLOS_PER_MINUTE = 10  # per socket: a widget sends one per connect, and each one writes and reads the database
 PIPELINE = 64  # messages of one socket waiting for their commit; reading pauses beyond that
 Identify = Callable[[ExternalRef, Profile, datetime | None], Any]  # (visitor, profile, the hello's time)
 WidgetBundle = Callable[[Sequence[str | None]], dict[str, Any]]
@@ -238,6 +240,7 @@ class Session:
         self._source: ExternalRef | None = None  # the visitor as the engine knows them (made once, not per message)
         self._profile = Profile()
         self._sent: deque[float] = deque()  # send times within the last minute, oldest first
+        self._hellos = PerMinute(HELLOS_PER_MINUTE)  # this socket's hellos, in one-minute buckets
         # Messages handed to the sink, in frame order, with the task storing each one. Frames
         # are read on while earlier ones wait for their group commit (so one socket's messages
         # share commits); acks still leave only after the commit, in frame order.
@@ -302,6 +305,8 @@ class Session:
             await self._ws.send_str(error_frame(exc.code, self._channel._reason(self._profile, exc)))
 
     async def _hello(self, hello: Hello) -> None:
+        if not self._hellos.allow(self._ws):  # before any read or write: a flood of hellos must cost nothing
+            raise ProtocolError("rate_limited", f"too many hellos on this socket; at most {HELLOS_PER_MINUTE} a minute")
         channel = self._channel
         now = channel._clock()
         if hello.session is None:

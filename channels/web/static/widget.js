@@ -46,6 +46,7 @@
     agent: "Agent",
     support_team: "Support team",
     transcript: "Download transcript",
+    rate_limited: "You are sending messages quickly. We will send yours in a moment.",
     // optional keys (the server may translate them; English fallbacks are only used for English UIs)
     greeting: "Hi there! Ask us anything, we usually reply within a few minutes.",
     failed: "Not sent",
@@ -126,7 +127,8 @@
     retryTimer: 0,
     pingTimer: 0,
     pongTimer: 0,
-    rateTimer: 0,
+    rateTimer: 0, // a message refused as rate_limited is sent again when this fires
+    notice: null, // key of the string shown above the composer, or null
     transcriptBusy: false, // a transcript frame was asked for and has not arrived yet
     choosing: null, // a pressed choice waiting for "chosen" or an error: {id, choice, refocus}
     session: sget(K_SESSION),
@@ -276,9 +278,13 @@
       ui.sendBtn,
     ]);
 
+    // a live region kept in the panel while empty, so what is put in it later is announced
+    ui.notice = el("div", { class: "sb-notice", role: "status", "aria-live": "polite" });
+
     ui.panel = el("div", { class: "sb-panel", id: "sb-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "sb-title", dir: "ltr" }, [
       header,
       el("div", { class: "sb-main" }, [ui.list, ui.jump]),
+      ui.notice,
       ui.form,
     ]);
     ui.badge = el("span", { class: "sb-badge", hidden: true, "aria-hidden": "true" });
@@ -419,6 +425,7 @@
     var greet = optional("greeting");
     ui.greetText.textContent = greet;
     ui.greeting.hidden = !greet;
+    renderNotice();
 
     // language picker
     while (ui.langSelect.firstChild) ui.langSelect.removeChild(ui.langSelect.firstChild);
@@ -818,6 +825,7 @@
       };
     }
     resolvePending(f.client_id);
+    if (!S.rateTimer) setNotice(null); // acknowledged after the retry: sending works again
   }
 
   function handleFrame(f) {
@@ -903,14 +911,38 @@
       var cid = S.inflight.shift();
       if (!cid) return;
       if (code === "rate_limited") {
+        setNotice("rate_limited"); // the message stays "sending": say why, until one is acknowledged again
         clearTimeout(S.rateTimer);
-        S.rateTimer = setTimeout(flushOutbox, 3000 + Math.random() * 2000);
+        S.rateTimer = setTimeout(retryLimited, 3000 + Math.random() * 2000);
         return;
       }
       S.pending.forEach(function (p) { if (p.client_id === cid) p.failed = true; });
       saveOutbox();
       renderList(false);
     }
+  }
+
+  function retryLimited() {
+    S.rateTimer = 0;
+    // everything was acknowledged meanwhile (e.g. resent after a reconnect): no ack is coming to clear the notice
+    if (!S.pending.some(function (p) { return !p.failed; })) setNotice(null);
+    // Resend every message not acknowledged yet: an error frame names no message, and a refusal can overtake the
+    // acks of earlier messages (then the one taken off `inflight` was not the refused one). A message stored
+    // meanwhile is only acknowledged again.
+    S.inflight = [];
+    flushOutbox();
+  }
+
+  // ---------------------------------------------------------------- notice above the composer
+  function setNotice(key) {
+    if (S.notice === key) return; // unchanged: not announced again at every refused retry
+    S.notice = key;
+    renderNotice();
+  }
+  function renderNotice() {
+    var box = ui.notice;
+    while (box.firstChild) box.removeChild(box.firstChild);
+    if (S.notice) box.appendChild(el("p", { class: "sb-notice-text" }, [icon("clock"), el("span", { text: t(S.notice) })]));
   }
 
   // ---------------------------------------------------------------- choices (buttons under a message)
