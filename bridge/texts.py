@@ -136,7 +136,7 @@ WIDGET_STRINGS: dict[str, str] = {
     # TRANSLATORS: Author label of a support agent's messages when the agent has no name.
     "agent": pgettext("widget", "Agent"),
     # TRANSLATORS: Author label of automatic messages.
-    "team": pgettext("widget", "Support team"),
+    "support_team": pgettext("widget", "Support team"),
     # TRANSLATORS: Button in the chat window's header that saves the conversation as a text file.
     "transcript": pgettext("widget", "Download transcript"),
     # TRANSLATORS: Notice above the message box when the customer sent many messages in a short time.

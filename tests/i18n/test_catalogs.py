@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from babel import Locale
 
 from bridge import texts
 from bridge.i18n import Catalogs, check_po_file, find_po_files, plural_categories, read_catalog
+from channels.web.channel import STATIC
 
 from .conftest import LOCALES_DIR, SHIPPED
 
@@ -78,6 +80,17 @@ def test_widget_strings_are_translated(catalogs: Catalogs, locale: str) -> None:
     assert strings.keys() == texts.WIDGET_STRINGS.keys()
     for key, text in strings.items():
         assert text and (text == english[key]) == (locale == "en"), key
+
+
+def test_the_widget_knows_every_string_the_bridge_translates_for_it() -> None:
+    """The widget shows a translated string only under a key it asks for (``t(key)``, with an English default in
+    ``DEFAULT_STRINGS``): the bridge sent "Support team" as ``team`` while the widget asked for ``support_team``, so
+    the header showed English in every language."""
+    script = (STATIC / "widget.js").read_text(encoding="utf-8")
+    defaults = re.search(r"var DEFAULT_STRINGS = \{(.*?)\n  \};", script, re.S)
+    assert defaults is not None
+    known = set(re.findall(r"^\s+(\w+):", defaults.group(1), re.M))
+    assert texts.WIDGET_STRINGS.keys() <= known, texts.WIDGET_STRINGS.keys() - known
 
 
 @pytest.mark.parametrize("locale", SHIPPED)
