@@ -167,7 +167,8 @@ class WebChannel:
             return web.json_response({"error": "too many connections from this address"}, status=429)
         # aiohttp refuses a frame of max_msg_size bytes or more: +1 lets a frame of exactly 64 KiB through.
         # No aiohttp heartbeat: ours (channels.web.heartbeat) reads the pongs, so the session answers pings.
-        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES + 1, autoping=False)
+        # compress=False: browsers offer permessage-deflate; a compressed socket holds ~190 KB of zlib state
+        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES + 1, autoping=False, compress=False)
         self._open.add(ws)
         try:
             await ws.prepare(request)
