@@ -2,7 +2,8 @@
 
 Both are per process and in memory (reliability target G25): a restart forgets them, and several bridge
 processes behind one load balancer each allow the full amount. The widget's other limits live with its socket
-(``channels/web``): 20 sockets per address, 100 messages a minute per socket, frames of at most 64 KB.
+(``channels/web``): 20 sockets per address, 100 messages and 10 hellos a minute per socket, frames of at most
+64 KB.
 """
 
 from __future__ import annotations
