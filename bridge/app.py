@@ -15,6 +15,7 @@ from datetime import datetime
 from aiohttp import web
 
 from bridge.abuse import Limits
+from bridge.active_threads import ActiveThreads
 from bridge.announce import Announcements
 from bridge.attachments import Fetchers
 from bridge.canned import CannedService
@@ -101,6 +102,7 @@ def build_app(
         transcripts=transcripts,
         chart=chart,
         announcements=Announcements(store=store, canned=canned),  # /announce: a catalog text to every open chat
+        threads=ActiveThreads(store, clock=clock),  # read for agents' replies whose Slack event never came
     )
     web_module = importlib.import_module("channels.web")
     channels[ChannelKind.WEB] = web_module.WebChannel(

@@ -6,7 +6,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
@@ -19,6 +19,7 @@ DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 DEFAULT_TELEGRAM_FILE_URL = "https://api.telegram.org/file/bot"
 DEFAULT_URGENT_KEYWORDS = ("payment", "withdrawal", "hacked")
 SESSION_DAYS = 90  # a widget session expires after this many days without a hello (SWITCHBOARD_SESSION_DAYS)
+SLACK_CATCH_UP_MINUTES = 5  # Slack threads are read for replies whose event never came (channels/slack/catch_up.py)
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _SLACK_CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}")
 _SLACK_USER_GROUP = re.compile(r"S[A-Z0-9]{2,}")
@@ -38,6 +39,7 @@ KNOWN_KEYS = (
     "SWITCHBOARD_HOURS",
     "SWITCHBOARD_HOLIDAYS",
     "SWITCHBOARD_SLACK_AGENT_GROUP",
+    "SWITCHBOARD_SLACK_CATCH_UP_MINUTES",
     "SWITCHBOARD_RETENTION_DAYS",
     "SWITCHBOARD_SESSION_DAYS",
     "SWITCHBOARD_NEW_CONVERSATIONS_PER_IP",
@@ -71,6 +73,8 @@ class SlackSettings:
     api_url: str = DEFAULT_SLACK_API_URL
     app_token: str | None = None
     agent_group: str | None = None  # a user group whose members may act like the support channel's
+    # Between two reads of the active threads for agents' replies whose Slack event never came (also read at start).
+    catch_up_every: timedelta = timedelta(minutes=SLACK_CATCH_UP_MINUTES)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -301,6 +305,7 @@ def _slack(get: _Getter, problems: list[str]) -> SlackSettings | None:
     if agent_group is not None and not _SLACK_USER_GROUP.fullmatch(agent_group):
         problem = f"a user group id like S0123ABCD (not its @handle), got '{agent_group}'"
         problems.append(f"SWITCHBOARD_SLACK_AGENT_GROUP must be {problem}")
+    catch_up_minutes = _catch_up_minutes(get("SWITCHBOARD_SLACK_CATCH_UP_MINUTES"), problems)
     if len(problems) > before:
         return None
     assert token and secret and channel
@@ -311,7 +316,17 @@ def _slack(get: _Getter, problems: list[str]) -> SlackSettings | None:
         api_url=get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
         app_token=app_token,
         agent_group=agent_group,
+        catch_up_every=timedelta(minutes=catch_up_minutes),
     )
+
+
+def _catch_up_minutes(raw: str | None, problems: list[str]) -> int:
+    if raw is None:
+        return SLACK_CATCH_UP_MINUTES
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1440:
+        problems.append(f"SWITCHBOARD_SLACK_CATCH_UP_MINUTES must be a whole number of minutes (1-1440), got '{raw}'")
+        return SLACK_CATCH_UP_MINUTES
+    return int(raw)
 
 
 def _telegram(get: _Getter, problems: list[str]) -> TelegramSettings | None:

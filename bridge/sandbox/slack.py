@@ -269,6 +269,8 @@ class SlackEmulator:
         self.echo_bot_messages = True
         self.calls: list[RecordedCall] = []
         self.deliveries: list[Delivery] = []
+        self.dropped_events: list[dict[str, Any]] = []  # event envelopes an Events API outage never delivered
+        self._events_down = False
         self.ephemerals: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
         self.files: dict[str, dict[str, Any]] = {}
@@ -399,9 +401,17 @@ class SlackEmulator:
         learns that its post exists)."""
         self._late.setdefault(method, []).extend(seconds for _ in range(count))
 
+    def events_outage(self) -> None:
+        """An Events API incident: from now until ``recover``, no event of the workspace (agents' messages and
+        files, the echoes of the bot's own posts) reaches the app, and none is retried or replayed later (Slack's
+        "not replayed" incidents); they are listed in ``dropped_events``. The Web API keeps working, as do slash
+        commands and interactions."""
+        self._events_down = True
+
     def recover(self) -> None:
-        """Drop the failures and delays still scheduled (``fail_next``, ``delay_next``, ``answer_late``): Slack is
-        healthy again."""
+        """Drop the failures and delays still scheduled (``fail_next``, ``delay_next``, ``answer_late``) and end an
+        Events API outage: Slack is healthy again."""
+        self._events_down = False
         self._failures.clear()
         self._delays.clear()
         self._late.clear()
@@ -785,8 +795,14 @@ class SlackEmulator:
         if message is None:
             raise SlackEmulatorError("thread_not_found")
         root_ts = message["ts"] if _is_root(message) else message["thread_ts"]
-        thread = [self._message(channel, root_ts), *self._thread_raw(channel, root_ts)]
-        return self._page(thread, params)
+        oldest, latest = float(params.get("oldest") or 0), float(params.get("latest") or "inf")
+        inclusive = _truthy(params.get("inclusive"))
+        replies = [  # the parent stays first; oldest / latest bound the replies (ends included with ``inclusive``)
+            m
+            for m in self._thread_raw(channel, root_ts)
+            if (oldest <= float(m["ts"]) <= latest if inclusive else oldest < float(m["ts"]) < latest)
+        ]
+        return self._page([self._message(channel, root_ts), *replies], params)
 
     def _thread_raw(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         history = self._store.history.get(channel, [])
@@ -1128,6 +1144,9 @@ class SlackEmulator:
 
     async def _deliver(self, envelope: dict[str, Any]) -> bool:
         """Deliver an envelope with Slack's retry policy: non-2xx, connection failures and >3 s acks retry."""
+        if self._events_down:
+            self.dropped_events.append(envelope)
+            return False
         body = slack_json(envelope)
         reason: str | None = None
         for attempt, delay in enumerate((0.0, *self.retry_delays)):
@@ -1310,6 +1329,9 @@ class SlackEmulator:
 
     async def _deliver_copies(self, envelope: dict[str, Any], copies: int) -> None:
         """First delivery with Slack's retry policy, plus ``copies - 1`` duplicate retries a few ms apart."""
+        if self._events_down:
+            self.dropped_events.append(envelope)
+            return
         body = slack_json(envelope)
         jobs = [asyncio.ensure_future(self._deliver(envelope))]
         for retry in range(1, copies):

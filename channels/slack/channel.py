@@ -38,6 +38,7 @@ from channels.base import ChannelStartupError, InboundSink
 from channels.slack.announce import register as register_announce
 from channels.slack.background import Background
 from channels.slack.canned import register as register_canned
+from channels.slack.catch_up import CatchUp, ThreadSource
 from channels.slack.desk import DeskCards
 from channels.slack.desk import register as register_desk
 from channels.slack.errors import to_delivery_error
@@ -95,6 +96,7 @@ class SlackChannel:
         transcripts: Transcripts | None = None,
         chart: DailyChart | None = None,
         announcements: Announcements | None = None,
+        threads: ThreadSource | None = None,
     ) -> None:
         self._settings = settings
         self._sink = sink
@@ -156,6 +158,12 @@ class SlackChannel:
                 self.bolt, announcements, client=self.client, permissions=permissions, agent_name=self._agent_name
             )
         self.bolt.event("message")(self._on_message)
+        # Replies whose event Slack dropped (an incident, the bridge down): read from the threads, through bolt.
+        self.catch_up = (
+            None
+            if threads is None
+            else CatchUp(self.bolt, channel=self.channel_id, threads=threads, every=settings.catch_up_every)
+        )
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
         return [web.post("/slack/events", self._handle)]
@@ -175,6 +183,8 @@ class SlackChannel:
         self._bot_user_id = str(auth.get("user_id") or "")
         self.reconciler.own(self._bot_user_id, str(auth.get("bot_id") or ""))
         self._register_fetcher()
+        if self.catch_up is not None:
+            self.catch_up.start(own_user=self._bot_user_id)
         return self
 
     def _register_fetcher(self) -> None:
@@ -186,6 +196,8 @@ class SlackChannel:
             self._fetchers.register(SLACK_FILE_SCHEME.rstrip(":"), fetcher)
 
     async def __aexit__(self, *exc: object) -> None:
+        if self.catch_up is not None:
+            await self.catch_up.close()  # at once: a sweep cut short is done again by the next start
         await self.background.close()  # before the HTTP session closes: running follow-ups may still finish
         if self._fetchers is not None:
             self._fetchers.unregister(SLACK_FILE_SCHEME.rstrip(":"))

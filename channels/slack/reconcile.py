@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, final
@@ -87,7 +87,7 @@ class Reconciler:
         self._posted: OrderedDict[str, dict[int, str]] = OrderedDict()  # key -> part -> ts, posted here
         self._doubt: dict[str, float] = {}  # key -> when a post of it failed without a definite answer
         self._scans: OrderedDict[str, _Scan] = OrderedDict()  # thread ts -> its latest read
-        self.lookups = 0  # conversations.* reads made (for tests and logs)
+        self.lookups = 0  # conversations.* pages read (for tests and logs)
         self.skipped = 0  # parts found already posted, so not posted again
 
     def own(self, *ids: str) -> None:
@@ -178,18 +178,28 @@ class Reconciler:
 
     async def _read(self, method: str, **params: Any) -> AsyncIterator[Mapping[str, Any]]:
         """Our own bot's messages from every page of a ``conversations.*`` read, with their metadata."""
-        cursor: str | None = None
         call = getattr(self._client, method)
-        while True:
+        async for messages in read_pages(call, channel=self._channel, include_all_metadata=True, **params):
             self.lookups += 1
-            page = await call(channel=self._channel, include_all_metadata=True, limit=PAGE, cursor=cursor, **params)
-            for message in page.get("messages") or ():
+            for message in messages:
                 if message.get("user") in self._own or message.get("bot_id") in self._own:
                     yield message
-            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
-            if not cursor:
-                return
-            await asyncio.sleep(0)
+
+
+async def read_pages(call: Callable[..., Awaitable[Any]], **params: Any) -> AsyncIterator[Sequence[Mapping[str, Any]]]:
+    """The messages of each page of a cursor-paginated ``conversations.*`` read, page by page, in Slack's order.
+
+    ``call`` is the Web API client's method (or a wrapper of it, e.g. one that paces its calls); ``params`` are its
+    arguments but ``limit`` and ``cursor``.
+    """
+    cursor: str | None = None
+    while True:
+        page = await call(limit=PAGE, cursor=cursor, **params)
+        yield page.get("messages") or ()
+        cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+        if not cursor:
+            return
+        await asyncio.sleep(0)
 
 
 def _card_key(conversation_id: int) -> str:

@@ -30,6 +30,8 @@ def test_nothing_configured_names_every_required_secret() -> None:
         ("SLACK_SUPPORT_CHANNEL", "#support", "SLACK_SUPPORT_CHANNEL"),
         ("SLACK_APP_TOKEN", "xoxb-not-an-app-token", "SLACK_APP_TOKEN"),
         ("SWITCHBOARD_PORT", "80000", "SWITCHBOARD_PORT"),
+        ("SWITCHBOARD_SLACK_CATCH_UP_MINUTES", "0", "SWITCHBOARD_SLACK_CATCH_UP_MINUTES"),
+        ("SWITCHBOARD_SLACK_CATCH_UP_MINUTES", "2.5", "SWITCHBOARD_SLACK_CATCH_UP_MINUTES"),
         ("TELEGRAM_MODE", "carrier-pigeon", "TELEGRAM_MODE"),
     ],
 )

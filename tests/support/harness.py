@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
@@ -157,6 +157,7 @@ async def running_bridge(
     retention_days: int | None = None,
     new_conversations_per_ip: int = 0,
     trusted_proxies: tuple[str, ...] = (),
+    slack_catch_up_every: timedelta | None = None,
 ) -> AsyncIterator[Harness]:
     """Migrate, start the bridge on a free port, allow its own origin, point the emulator at it.
 
@@ -167,7 +168,8 @@ async def running_bridge(
     With ``telegram`` the Telegram channel is on; its public URL is the bridge's own, so in webhook
     mode the bridge registers ``/telegram/webhook`` with ``setWebhook`` as it starts. ``public`` sets
     that public URL without Telegram (links the bridge gives out, e.g. App Home's chart). ``agent_group`` is
-    ``SWITCHBOARD_SLACK_AGENT_GROUP`` (define its members in ``slack.usergroups``).
+    ``SWITCHBOARD_SLACK_AGENT_GROUP`` (define its members in ``slack.usergroups``). ``slack_catch_up_every``
+    replaces ``SWITCHBOARD_SLACK_CATCH_UP_MINUTES`` (the Slack threads are read at start, then this often).
     """
     await upgrade(database_url)
     settings = test_settings(database_url, str(slack_server.make_url("/api/")), tmp_path)
@@ -176,6 +178,8 @@ async def running_bridge(
     settings = replace(settings, hours=hours, slack=replace(settings.slack, agent_group=agent_group), faq=faq)
     settings = replace(settings, retention_days=retention_days, new_conversations_per_ip=new_conversations_per_ip)
     settings = replace(settings, trusted_proxies=tuple(ip_network(proxy) for proxy in trusted_proxies))
+    if slack_catch_up_every is not None:
+        settings = replace(settings, slack=replace(settings.slack, catch_up_every=slack_catch_up_every))
     if locales_dir is not None:
         settings = replace(settings, locales_dir=locales_dir)
     if telegram is not None or public:
