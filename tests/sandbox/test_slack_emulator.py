@@ -36,12 +36,6 @@ ROOT_BLOCKS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 async def emulator() -> AsyncIterator[SlackEmulator]:
     emu = SlackEmulator(signing_secret=SECRET)

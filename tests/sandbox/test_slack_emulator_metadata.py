@@ -16,12 +16,6 @@ CHANNEL = "C0SUPPORT"
 METADATA = {"event_type": "task_created", "event_payload": {"id": "TK-2132", "priority": "HIGH"}}
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 async def slack() -> AsyncIterator[SlackEmulator]:
     emulator = SlackEmulator(signing_secret="s", bot_token=TOKEN, support_channel=CHANNEL)

@@ -19,12 +19,6 @@ TOKEN = "xoxb-sandbox"
 SUPPORT = "C0SUPPORT"
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 async def emulator() -> AsyncIterator[SlackEmulator]:
     emu = SlackEmulator(signing_secret=SECRET, bot_token=TOKEN, support_channel=SUPPORT)
