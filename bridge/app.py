@@ -36,6 +36,8 @@ from bridge.retention import Retention
 from bridge.stats import Stats
 from bridge.store import Store
 from bridge.transcript import Transcripts
+from bridge.upload_files import SCHEME as UPLOAD_SCHEME
+from bridge.upload_files import UploadFiles
 
 log = logging.getLogger("switchboard.app")
 
@@ -72,6 +74,8 @@ def build_app(
     )
     channels: dict[ChannelKind, Channel] = {}
     fetchers = Fetchers()  # channels whose platform hosts files register here; Slack uploads them into threads
+    uploads = UploadFiles.in_data_folder(settings.data_dir)  # files widget visitors send (POST /widget/upload)
+    fetchers.register(UPLOAD_SCHEME, uploads.fetch)
     slack_module = importlib.import_module("channels.slack")
     canned = CannedService(store=store, engine=engine, catalogs=catalogs)
     # Customers' messages pass the desk on their way to the engine: routing, CSAT answers, reopening.
@@ -110,6 +114,7 @@ def build_app(
         sink_soon=desk.receive_soon,
         store=store,
         identify=engine.identify,
+        uploads=uploads,
         allowed_origins=settings.allowed_origins,
         widget_bundle=catalogs.widget_bundle,
         demo_page=demo_page,
@@ -134,7 +139,7 @@ def build_app(
     bridge = Bridge(settings, store, engine, catalogs, channels, outbox)
     if settings.retention_days is not None:
         bridge.retention = Retention(
-            store, days=settings.retention_days, clock=clock, forget=engine.forget_conversations
+            store, days=settings.retention_days, clock=clock, forget=engine.forget_conversations, files=uploads
         )
 
     app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors_as_json])

@@ -7,8 +7,9 @@ Slack, replies in their Telegram chat) is read out as ``PlatformCopies`` before 
 TL;DR: a person's rows are their contacts, the contacts' identities (a widget visitor's id is the hash of their
 session token, so deleting it ends the session), every conversation of those contacts or identities, every message
 of those conversations (customers', agents', notes, system texts) and every delivery of those messages or
-conversations. Nothing else in the schema points at a contact; Switchboard keeps no files of its own (attachments
-stay on Telegram's and Slack's servers, referenced by URL).
+conversations. Nothing else in the schema points at a contact. The only files Switchboard keeps are what widget
+visitors upload, in one folder per visitor (``bridge.upload_files``): ``upload_visitors`` names the person's, and
+erase deletes them whole. Other attachments stay on Telegram's and Slack's servers, referenced by URL.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ __all__ = [
     "find_contacts",
     "platform_copies",
     "summary_line",
+    "upload_visitors",
 ]
 
 EXPORT_FORMAT = "switchboard-contact-export/1"
@@ -337,6 +339,16 @@ async def _telegram_customer_messages(conn: AsyncConnection, contact_ids: Sequen
         if chat and message.isdigit():  # a pressed button's source id is "<chat>:choice:<id>": no chat message
             found.append((chat, message))
     return found
+
+
+async def upload_visitors(conn: AsyncConnection, contact_ids: Sequence[int]) -> list[str]:
+    """The person's widget visitor ids: each has a folder of the files they uploaded (read before ``erase_rows``)."""
+    rows = await conn.execute(
+        sa.select(IDENTITY.c.external_id)
+        .where(IDENTITY.c.contact_id.in_(contact_ids), IDENTITY.c.channel == str(ChannelKind.WEB))
+        .order_by(IDENTITY.c.id)
+    )
+    return [str(visitor) for (visitor,) in rows.all()]
 
 
 async def erase_rows(conn: AsyncConnection, contact_ids: Sequence[int]) -> dict[str, int]:

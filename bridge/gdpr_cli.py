@@ -37,10 +37,12 @@ from bridge.gdpr import (
     find_contacts,
     platform_copies,
     summary_line,
+    upload_visitors,
 )
 from bridge.model import utcnow
 from bridge.schema import ensure_current
 from bridge.store import create_engine
+from bridge.upload_files import UploadFiles
 
 __all__ = ["register"]
 
@@ -186,6 +188,7 @@ class _Report:
     deleted: dict[str, int]
     slack: CopiesErased = field(default_factory=CopiesErased)
     telegram: CopiesErased = field(default_factory=CopiesErased)
+    uploads: int = 0  # files the person uploaded from the widget, deleted from the data folder
 
     @property
     def leftovers(self) -> list[Leftover]:
@@ -268,14 +271,16 @@ def _describe(m: Matched) -> str:
 
 
 async def _erase_everywhere(settings: Settings, contact_ids: list[int]) -> _Report:
-    """Platform copies first, then the rows in one transaction: should anything stop midway, the rows still say
-    what to delete, and running the command again finishes the job (copies already gone count as deleted)."""
+    """Platform copies and uploaded files first, then the rows in one transaction: should anything stop midway, the
+    rows still say what to delete, and running the command again finishes the job (copies already gone count as
+    deleted)."""
     slack_erase = importlib.import_module("channels.slack.erase")
     telegram_erase = importlib.import_module("channels.telegram.erase")
     engine = create_engine(settings.database_url)
     try:
         async with engine.connect() as conn:
             copies = await cli._guard_db(platform_copies(conn, contact_ids), settings.database_url)
+            visitors = await cli._guard_db(upload_visitors(conn, contact_ids), settings.database_url)
         replies = any(copy.by_bot for copy in copies.telegram)  # a platform with nothing to delete is not asked
         bot = telegram_erase.eraser_bot(settings.telegram) if settings.telegram is not None and replies else None
         try:
@@ -292,11 +297,12 @@ async def _erase_everywhere(settings: Settings, contact_ids: list[int]) -> _Repo
         finally:
             if bot is not None:
                 await bot.shutdown()
+        uploads = await UploadFiles.in_data_folder(settings.data_dir).delete_visitors(visitors)
         async with engine.begin() as conn:
             deleted = await cli._guard_db(erase_rows(conn, contact_ids), settings.database_url)
     finally:
         await engine.dispose()
-    return _Report(deleted=deleted, slack=slack, telegram=telegram)
+    return _Report(deleted=deleted, slack=slack, telegram=telegram, uploads=uploads)
 
 
 async def _checked(platform: str, coro: Coroutine[Any, Any, T]) -> T:
@@ -315,6 +321,7 @@ def _print_report(matched: Sequence[Matched], report: _Report) -> None:
     slack, telegram = report.slack, report.telegram
     print(f"  slack: {_count(slack.deleted, 'message')} and {_count(slack.files_deleted, 'file')} deleted")
     print(f"  telegram: {_count(telegram.deleted, 'message')} deleted")
+    print(f"  uploads: {_count(report.uploads, 'file')} the person sent from the widget deleted")
     leftovers = report.leftovers
     if not leftovers:
         print("  nothing left behind")

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from bridge.choices import from_stored
 from bridge.engine import CONVERSATION, DELIVERY, IDENTITY, MESSAGE
-from bridge.events import AuthorKind, Choice, ExternalRef
+from bridge.events import Attachment, AuthorKind, Choice, ExternalRef
 from bridge.model import DeliveryStatus, as_utc
 from bridge.store import Store
 
@@ -24,6 +24,7 @@ class HistoryItem:
     delivered: bool
     source_id: str
     choices: tuple[Choice, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
 
 async def customer_history(
@@ -49,6 +50,7 @@ async def customer_history(
             MESSAGE.c.direction,
             MESSAGE.c.source_id,
             MESSAGE.c.choices,
+            MESSAGE.c.attachments,
             delivered.label("delivered"),
         )
         .join(CONVERSATION, CONVERSATION.c.id == MESSAGE.c.conversation_id)
@@ -73,6 +75,7 @@ async def customer_history(
             delivered=bool(row.delivered),
             source_id=row.source_id,
             choices=from_stored(row.choices),
+            attachments=tuple(Attachment(**a) for a in row.attachments or ()),
         )
         for row in rows
     ]

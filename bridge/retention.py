@@ -13,8 +13,10 @@ TL;DR: what goes, and when.
   (A widget visitor's identity is their session: it ends.)
 - ``serve`` runs this once a minute after start, then every hour, so expired data is gone at most an hour after it
   crosses N days. Deletes go through the store's writer in batches of ``BATCH`` conversations, one transaction each,
-  so the hot path's commits interleave with them. Only the database is covered: Slack and Telegram keep their
-  copies under their own retention settings.
+  so the hot path's commits interleave with them. The files widget visitors uploaded (``bridge.upload_files``) go
+  with the messages that carry them, and a forgotten visitor's whole upload folder with their identity, right after
+  the commit (a crash in between leaves the files; the next GDPR erase of the person takes them). Slack and
+  Telegram keep their copies under their own retention settings.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge.deletion import delete_contacts, delete_conversations
 from bridge.engine import CONTACT, CONVERSATION, DELIVERY, IDENTITY, MESSAGE
+from bridge.events import ChannelKind
 from bridge.model import ConversationStatus, DeliveryStatus, utcnow
 from bridge.store import Store
+from bridge.upload_files import UploadFiles, widget_file_urls
 
 __all__ = ["BATCH", "RUN_EVERY", "Purged", "Retention"]
 
@@ -52,6 +56,7 @@ class Purged:
     deliveries: int = 0
     identities: int = 0
     contacts: int = 0
+    files: int = 0  # widget uploads deleted from disk
 
     def add(self, other: Purged) -> None:
         self.conversations += other.conversations
@@ -59,6 +64,7 @@ class Purged:
         self.deliveries += other.deliveries
         self.identities += other.identities
         self.contacts += other.contacts
+        self.files += other.files
 
 
 @final
@@ -71,6 +77,7 @@ class Retention:
         days: N, the retention period.
         clock: now, aware UTC (tests move it).
         forget: told the ids of deleted conversations, after their commit: the engine drops what it cached of them.
+        files: the widget's uploads: the files of deleted messages and forgotten visitors go too.
     """
 
     def __init__(
@@ -80,6 +87,7 @@ class Retention:
         days: int,
         clock: Callable[[], datetime] = utcnow,
         forget: Callable[[Collection[int]], None] | None = None,
+        files: UploadFiles | None = None,
         every: float = RUN_EVERY,
         first_after: float = FIRST_RUN_AFTER,
     ) -> None:
@@ -89,6 +97,7 @@ class Retention:
         self._period = timedelta(days=days)
         self._clock = clock
         self._forget = forget
+        self._files = files
         self._every = every
         self._first_after = first_after
         self._task: asyncio.Task[None] | None = None
@@ -103,25 +112,31 @@ class Retention:
         cutoff = self.cutoff()
         purged = Purged()
         while True:
-            done, ids = await self._store.writer.run(lambda conn: _purge_conversations(conn, cutoff))
+            done, ids, urls = await self._store.writer.run(lambda conn: _purge_conversations(conn, cutoff))
             purged.add(done)
             if ids and self._forget is not None:
                 self._forget(ids)
+            if urls and self._files is not None:  # after the commit: a failed delete keeps every row's file
+                purged.files += await self._files.delete_urls(urls)
             if len(ids) < BATCH:
                 break
         while True:
-            done, ids = await self._store.writer.run(lambda conn: _purge_contacts(conn, cutoff))
+            done, ids, visitors = await self._store.writer.run(lambda conn: _purge_contacts(conn, cutoff))
             purged.add(done)
+            if visitors and self._files is not None:
+                purged.files += await self._files.delete_visitors(visitors)
             if len(ids) < BATCH:
                 break
         self.runs += 1
         if purged.conversations or purged.contacts:
             log.info(
-                "retention: deleted %d conversations (%d messages, %d deliveries) and %d contacts idle since %s",
+                "retention: deleted %d conversations (%d messages, %d deliveries), %d contacts and %d uploaded files"
+                " idle since %s",
                 purged.conversations,
                 purged.messages,
                 purged.deliveries,
                 purged.contacts,
+                purged.files,
                 cutoff.isoformat(timespec="seconds"),
             )
         return purged
@@ -177,13 +192,18 @@ def _expired(cutoff: datetime) -> sa.Select[Any]:
     )
 
 
-async def _purge_conversations(conn: AsyncConnection, cutoff: datetime) -> tuple[Purged, list[int]]:
+async def _purge_conversations(conn: AsyncConnection, cutoff: datetime) -> tuple[Purged, list[int], list[str]]:
+    """Delete a batch of expired conversations: what went, their ids and their messages' uploaded files' URLs."""
     ids = [int(row[0]) for row in (await conn.execute(_expired(cutoff))).all()]
     if not ids:
-        return Purged(), ids
+        return Purged(), ids, []
+    attachments = await conn.execute(
+        sa.select(MESSAGE.c.attachments).where(MESSAGE.c.conversation_id.in_(ids), MESSAGE.c.direction == "in")
+    )
+    urls = [url for (stored,) in attachments.all() for url in widget_file_urls(stored)]
     deleted = await delete_conversations(conn, ids)
     done = Purged(conversations=deleted["conversation"], messages=deleted["message"], deliveries=deleted["delivery"])
-    return done, ids
+    return done, ids, urls
 
 
 def _abandoned(cutoff: datetime) -> sa.Select[Any]:
@@ -208,9 +228,16 @@ def _abandoned(cutoff: datetime) -> sa.Select[Any]:
     )
 
 
-async def _purge_contacts(conn: AsyncConnection, cutoff: datetime) -> tuple[Purged, list[int]]:
+async def _purge_contacts(conn: AsyncConnection, cutoff: datetime) -> tuple[Purged, list[int], list[str]]:
+    """Delete a batch of abandoned contacts: what went, their ids and their widget visitors (upload folders)."""
     ids = [int(row[0]) for row in (await conn.execute(_abandoned(cutoff))).all()]
     if not ids:
-        return Purged(), ids
+        return Purged(), ids, []
+    visitors = await conn.execute(
+        sa.select(IDENTITY.c.external_id).where(
+            IDENTITY.c.contact_id.in_(ids), IDENTITY.c.channel == str(ChannelKind.WEB)
+        )
+    )
+    found = [str(visitor) for (visitor,) in visitors.all()]
     deleted = await delete_contacts(conn, ids)
-    return Purged(identities=deleted["identity"], contacts=deleted["contact"]), ids
+    return Purged(identities=deleted["identity"], contacts=deleted["contact"]), ids, found

@@ -9,6 +9,7 @@ within their lengths, ids within INTEGER.
 from __future__ import annotations
 
 from channels.web.protocol import (
+    MAX_ATTACHMENTS,
     MAX_FRAME_BYTES,
     MAX_MESSAGE_ID,
     MAX_TEXT_CHARS,
@@ -17,6 +18,7 @@ from channels.web.protocol import (
     Ping,
     ProtocolError,
     Say,
+    SayWithFiles,
     TranscriptRequest,
     parse_frame,
 )
@@ -45,6 +47,11 @@ def test_one_input(data: bytes) -> None:
             check(1 <= len(frame.client_id) <= 64 and frame.client_id.isprintable(), f"client_id {frame.client_id!r}")
             check(0 < len(frame.text) <= MAX_TEXT_CHARS and not frame.text.isspace(), "message text out of bounds")
             check("\x00" not in frame.text, "NUL in a message text")
+        case SayWithFiles():
+            check(1 <= len(frame.client_id) <= 64 and frame.client_id.isprintable(), f"client_id {frame.client_id!r}")
+            check(len(frame.text) <= MAX_TEXT_CHARS and "\x00" not in frame.text, "message text out of bounds")
+            check(1 <= len(frame.uploads) <= MAX_ATTACHMENTS, f"{len(frame.uploads)} attachments")
+            check(len(set(frame.uploads)) == len(frame.uploads), "an upload attached twice")
         case Hello():
             check(0 <= frame.last_seen <= MAX_MESSAGE_ID, f"last_seen {frame.last_seen}")
             texts = [frame.name, frame.email, frame.locale, frame.page_url, *frame.languages]

@@ -8,6 +8,7 @@ import logging
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -18,6 +19,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from bridge.abuse import PerMinute
 from bridge.config import SESSION_DAYS
 from bridge.events import (
+    Attachment,
     ChannelKind,
     CustomerMessage,
     Delivered,
@@ -34,6 +36,7 @@ from bridge.history import HistoryItem, customer_history, identity_seen_since
 from bridge.model import utcnow
 from bridge.store import Store
 from bridge.transcript import Transcripts
+from bridge.upload_files import UploadFiles
 from channels.base import InboundSink, InboundSinkSoon
 from channels.web.choices import choice_views, chosen_frame
 from channels.web.heartbeat import Heartbeat
@@ -46,6 +49,7 @@ from channels.web.protocol import (
     Ping,
     ProtocolError,
     Say,
+    SayWithFiles,
     TranscriptRequest,
     encode,
     error_frame,
@@ -54,6 +58,7 @@ from channels.web.protocol import (
 from channels.web.proxies import Network, TrustedProxies
 from channels.web.sessions import new_token, visitor_id
 from channels.web.transcripts import transcript_frame
+from channels.web.uploads import WidgetUploads
 
 log = logging.getLogger("switchboard.web")
 
@@ -67,7 +72,8 @@ ErrorReason = Callable[..., str | None]  # (language preferences, error code, li
 
 
 class WebChannel:
-    """The website widget: ``GET /widget.js``, ``GET /widget/ws`` (protocol in docs/widget-protocol.md).
+    """The website widget: ``GET /widget.js``, ``GET /widget/ws``, ``POST /widget/upload`` (customers' files,
+    ``channels.web.uploads``); the protocol is in docs/widget-protocol.md.
 
     A visitor's session is a server-issued random token kept by the widget (never in a URL);
     the database only stores its hash as the visitor's identity. Messages are acknowledged
@@ -82,6 +88,7 @@ class WebChannel:
         sink: InboundSink,
         store: Store,
         identify: Identify,
+        uploads: UploadFiles,
         sink_soon: InboundSinkSoon | None = None,
         allowed_origins: Sequence[str],
         widget_bundle: WidgetBundle | None = None,
@@ -105,6 +112,8 @@ class WebChannel:
         self._transcripts = transcripts  # the ``transcript`` frame: None answers unknown_type
         self._session_period = timedelta(days=session_days)  # a session without a hello this long has expired
         self._clock = clock
+        # POST /widget/upload (channels/web/uploads.py): a message's ``attachments`` are looked up there
+        self._uploads = WidgetUploads(files=uploads, origins=self._origins, authenticate=self._session_visitor)
         self._sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self._sessions: dict[web.WebSocketResponse, Session] = {}
         self._open: set[web.WebSocketResponse] = set()  # every socket, with or without a hello
@@ -115,6 +124,7 @@ class WebChannel:
             web.get("/widget.css", self._static("widget.css", "text/css")),
             web.get("/widget/ws", self._websocket),
             web.get("/widget/i18n", self._i18n),
+            *self._uploads.routes(),
         ]
         if self._demo_page is not None:
             routes.append(web.get("/", self._demo))
@@ -180,6 +190,13 @@ class WebChannel:
             self._open.discard(ws)
             self._cap.release(address)
         return ws
+
+    async def _session_visitor(self, token: str) -> str | None:
+        """The visitor of a live session token, as hello checks it (known, and seen within the session period);
+        None for any other token."""
+        visitor = visitor_id(token)
+        alive = await identity_seen_since(self._store, _ref(visitor), self._clock() - self._session_period)
+        return visitor if alive else None
 
     def _attach(self, visitor: str, session: Session) -> None:
         self._sockets[visitor].add(session.ws)
@@ -294,6 +311,8 @@ class Session:
                     if len(self._pending) >= PIPELINE:  # backpressure: wait for the oldest commit
                         await asyncio.wait([self._pending[0][1]])
                     self._say(frame)
+                case SayWithFiles():
+                    await self._say_with_files(frame)
                 case Hello():
                     await self._hello(frame)
                 case Ping():
@@ -377,7 +396,20 @@ class Session:
             raise ProtocolError("rate_limited", "too many messages; wait a moment")
         sent.append(now)
 
-    def _say(self, say: Say) -> None:
+    async def _say_with_files(self, say: SayWithFiles) -> None:
+        """A message with files, off the hot path: its upload ids must all be the visitor's own uploads (looked up
+        on disk while the socket's next frames wait, so messages keep their order), else nothing is stored."""
+        if self._visitor is None:
+            raise ProtocolError("not_authenticated", "send hello before messages")
+        if len(self._pending) >= PIPELINE:
+            await asyncio.wait([self._pending[0][1]])
+        files = await self._channel._uploads.attachments(self._visitor, say.uploads)
+        if files is None:  # another visitor's upload gets this very answer: no telling it exists
+            self._throttle()  # a refused lookup counts like a message
+            raise ProtocolError("bad_frame", "an attachment is not a file you uploaded; upload it first")
+        self._say(say, files)
+
+    def _say(self, say: Say | SayWithFiles, files: tuple[Attachment, ...] = ()) -> None:
         if self._visitor is None or self._source is None:
             raise ProtocolError("not_authenticated", "send hello before messages")
         self._throttle()
@@ -387,6 +419,8 @@ class Session:
             text=say.text,
             profile=self._profile,
         )
+        if files:  # from ``_say_with_files`` (a message without files pays this test only)
+            inbound = replace(inbound, attachments=files)
         # The socket's messages must reach the writer's queue in the order they were sent: the hot path queues
         # at once, tasks start in creation order, so the hot path is taken only while no task is in flight.
         soon = self._channel._sink_soon
@@ -489,9 +523,14 @@ def _outbound_view(out: OutboundText) -> dict[str, Any]:
         "created_at": out.created_at.isoformat(),
         "status": None,
         "client_id": None,
-        "attachments": [{"name": a.name, "media_type": a.media_type, "size": a.size} for a in out.attachments],
+        "attachments": _file_views(out.attachments),
         **choice_views(out.choices),
     }
+
+
+def _file_views(attachments: Sequence[Attachment]) -> list[dict[str, Any]]:
+    """What the widget shows of files: name, type and size (a file's URL is private)."""
+    return [{"name": a.name, "media_type": a.media_type, "size": a.size} for a in attachments]
 
 
 def _with_file_labels(out: OutboundText) -> str:
@@ -511,5 +550,6 @@ def _history_view(item: HistoryItem, visitor: str) -> dict[str, Any]:
         "created_at": item.created_at.isoformat(),
         "status": ("delivered" if item.delivered else "sent") if own else None,
         "client_id": item.source_id.removeprefix(prefix) if own and item.source_id.startswith(prefix) else None,
+        "attachments": _file_views(item.attachments),
         **choice_views(item.choices),
     }

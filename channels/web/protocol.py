@@ -13,6 +13,7 @@ from bridge.choices import is_press
 MAX_FRAME_BYTES = 64 * 1024
 MAX_TEXT_CHARS = 10_000
 MAX_MESSAGE_ID = 2**31 - 1  # message ids are INTEGER columns: PostgreSQL refuses a larger number in a query
+MAX_ATTACHMENTS = 15  # upload ids in one message (reliability target G26)
 _SHORT = 200
 
 
@@ -38,6 +39,17 @@ class Say:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SayWithFiles:
+    """A message with files: ``uploads`` are ids ``POST /widget/upload`` gave (channels/web/uploads.py); ``text``
+    may be empty. Its own type, so a message without files is matched and handled as before."""
+
+    kind: Literal["message"] = "message"
+    client_id: str
+    text: str
+    uploads: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Ping:
     kind: Literal["ping"] = "ping"
 
@@ -60,7 +72,7 @@ class Choose:
     choice: str
 
 
-Frame = Hello | Say | Ping | TranscriptRequest | Choose
+Frame = Hello | Say | SayWithFiles | Ping | TranscriptRequest | Choose
 
 
 class ProtocolError(Exception):
@@ -108,10 +120,13 @@ def _choose(data: dict[str, Any]) -> Choose:
     return Choose(message_id=message_id, choice=choice)
 
 
-def _say(data: dict[str, Any]) -> Say:
+def _say(data: dict[str, Any]) -> Say | SayWithFiles:
     client_id, text = data.get("client_id"), data.get("text")
     if not isinstance(client_id, str) or not 1 <= len(client_id) <= 64 or not client_id.isprintable():
         raise ProtocolError("bad_frame", "message needs a client_id of 1-64 printable characters")
+    uploads = data.get("attachments")  # the one lookup a message without files pays for them
+    if uploads is not None:
+        return _say_with_files(client_id, text, uploads)
     if not isinstance(text, str) or not text or text.isspace():
         raise ProtocolError("bad_frame", "message needs a non-empty text")
     if "\x00" in text:  # PostgreSQL cannot store it, and the failed insert fails the whole group commit
@@ -119,6 +134,25 @@ def _say(data: dict[str, Any]) -> Say:
     if len(text) > MAX_TEXT_CHARS:
         raise ProtocolError("too_long", f"message text is limited to {MAX_TEXT_CHARS} characters")
     return Say(client_id=client_id, text=text)
+
+
+def _say_with_files(client_id: str, text: object, uploads: object) -> Say | SayWithFiles:
+    """A message frame with ``attachments``: up to ``MAX_ATTACHMENTS`` distinct upload ids, and a text that may be
+    empty; whether the ids are the visitor's own uploads is the session's to check."""
+    if not isinstance(uploads, list) or not all(isinstance(upload, str) for upload in uploads):
+        raise ProtocolError("bad_frame", "message.attachments must be a list of upload ids (strings)")
+    if len(uploads) > MAX_ATTACHMENTS:
+        raise ProtocolError("bad_frame", f"a message carries at most {MAX_ATTACHMENTS} attachments")
+    if len(set(uploads)) < len(uploads):
+        raise ProtocolError("bad_frame", "message.attachments names the same upload twice")
+    if not isinstance(text, str):
+        raise ProtocolError("bad_frame", "message needs a text (it may be empty when files are attached)")
+    say = {"client_id": client_id, "text": text}
+    if not uploads:  # "attachments": [] is a message without files
+        return _say(say)
+    if text and not text.isspace():
+        text = _say(say).text  # the text's own checks (NUL, length)
+    return SayWithFiles(client_id=client_id, text="" if text.isspace() else text, uploads=tuple(uploads))
 
 
 def _transcript(data: dict[str, Any]) -> TranscriptRequest:

@@ -2,8 +2,9 @@
 leaves nothing of them in any table, deletes the bot's copies in Slack and Telegram and lists what it could not,
 while another customer's rows and Slack thread stay exactly as they were.
 
-The person is Siti, who wrote from the widget (giving her email) and from Telegram: two contacts, named together on
-the command line. Bob is the other customer.
+The person is Siti, who wrote from the widget (giving her email, and sending a file she uploaded; another upload of
+hers was never sent) and from Telegram: two contacts, named together on the command line. Bob is the other customer;
+his uploaded file stays on disk.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bridge.sandbox import telegram as telegram_sandbox
 from bridge.sandbox.slack import SlackEmulator
 from bridge.sandbox.telegram import TelegramEmulator
 from bridge.store import create_engine
+from channels.web.sessions import visitor_id
 from tests.support.harness import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -41,6 +43,7 @@ from tests.support.harness import (
     running_bridge,
     running_slack,
 )
+from tests.support.uploads import upload
 
 CHAT = 987654321  # Siti's Telegram chat
 EMAIL = "siti@example.com"
@@ -84,6 +87,7 @@ class World:
         telegram = self.telegram_settings()
         return {
             "SWITCHBOARD_DATABASE_URL": self.db_url,
+            "SWITCHBOARD_DATA_DIR": str(self.tmp_path),  # the bridge's: its uploads folder
             "SWITCHBOARD_PORT": str(port),
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -119,13 +123,22 @@ async def _customer_gets(widget: Widget, text: str) -> dict[str, Any]:
             return dict(frame["message"])
 
 
+async def _send_file(h: Harness, widget: Widget, name: str, client_id: str) -> None:
+    sent = await upload(h, widget.welcome["session"], PNG, name=name)
+    assert sent.status == 201, sent.body
+    await widget.send({"type": "message", "client_id": client_id, "text": "", "attachments": [sent.body["upload"]]})
+    await widget.expect("ack")
+
+
 async def make_history(h: Harness) -> str:
-    """Bob, then Siti (widget with a survey answer, then Telegram with a photo); returns Siti's widget session."""
+    """Bob, then Siti (widget with a file and a survey answer, then Telegram with a photo); returns Siti's widget
+    session."""
     assert h.telegram is not None
     slack, telegram = h.slack, h.telegram
     async with h.widget(name="Bob", locale="en", email="bob@example.com") as bob:
         await bob.say(f"{KEEP} where is my parcel?", "b1")
         bob_root = await _new_root(h, 1)
+        await _send_file(h, bob, f"{KEEP}-label.png", "b2")
         await slack.agent_says(f"{KEEP} it is on its way", thread_ts=bob_root["ts"])
         await _customer_gets(bob, KEEP)
 
@@ -133,6 +146,9 @@ async def make_history(h: Harness) -> str:
         session = str(siti.welcome["session"])
         await siti.say(f"{MARK} my card was charged twice", "s1")
         root = await _new_root(h, 2)
+        await _send_file(h, siti, f"{MARK}-statement.png", "s2")
+        assert (await upload(h, session, PNG, name=f"{MARK}-never-sent.png")).status == 201
+        await slack.wait_for(lambda: any(m.get("files") for m in slack.thread(root["ts"])))
         await slack.agent_says(f"{MARK} refund on its way", thread_ts=root["ts"])
         await _customer_gets(siti, f"{MARK} refund")
         await slack.click_button(root["ts"], "desk_close", user=ALEX)
@@ -292,8 +308,10 @@ async def test_export_holds_everything_and_erase_leaves_nothing(
             row["direction"],
         )
         assert message["attachments"] == row["attachments"] and message["created_at"]
-    photos = [a for m in exported for a in m["attachments"]]  # the photo's metadata (its bytes stay on Telegram)
-    assert len(photos) == 1 and {"name", "media_type", "size", "url"} <= photos[0].keys()
+    files = [a for m in exported for a in m["attachments"]]  # the files' metadata (the bytes are not exported)
+    assert len(files) == 2 and all({"name", "media_type", "size", "url"} <= f.keys() for f in files)
+    assert {"name": f"{MARK}-statement.png", "media_type": "image/png", "size": len(PNG)}.items() <= files[0].items()
+    assert files[0]["url"].startswith("widget-file:") and files[1]["url"].startswith("telegram-file:")
     surveys = [conv["survey"]["score"] for c in document["contacts"] for conv in c["conversations"]]
     assert 4 in surveys
     identities = {(i["channel"], i["external_id"]) for c in document["contacts"] for i in c["identities"]}
@@ -304,7 +322,11 @@ async def test_export_holds_everything_and_erase_leaves_nothing(
     # The Slack copies before: Siti's threads, the bot's posts and files there; Bob's thread.
     threads = [c["slack_thread_ts"] for c in siti["conversation"]]
     bot_files = [f["id"] for ts in threads for m in slack.thread(ts) if m.get("bot_id") for f in m.get("files") or ()]
-    assert bot_files  # the photo, uploaded by the bot
+    assert len(bot_files) == 2  # the widget file and the Telegram photo, uploaded by the bot
+    uploads = world.tmp_path / "uploads"
+    siti_folder, bob_folder = uploads / visitor_id(session), uploads / bob["identity"][0]["external_id"]
+    assert len(list(siti_folder.iterdir())) == 4 and len(list(bob_folder.iterdir())) == 2  # bytes + metadata each
+    bob_files = {path.name: path.read_bytes() for path in bob_folder.iterdir()}
     agents = [(ts, m["ts"]) for ts in threads for m in slack.thread(ts) if m.get("user") == ALEX]
     [bob_thread] = [c["slack_thread_ts"] for c in bob["conversation"]]
     bob_before = (slack.thread(bob_thread), [m for m in slack.channel_messages() if m["ts"] == bob_thread])
@@ -349,6 +371,11 @@ async def test_export_holds_everything_and_erase_leaves_nothing(
     leftover_slack = [m for ts in threads for m in slack.thread(ts)]
     assert len(leftover_slack) == len(agents)  # only what people wrote is left
     assert "database rows deleted: delivery " in report and f"contact {len(siti_ids)}" in report
+
+    # Her uploaded files are gone from disk, the one she never sent too; Bob's are untouched.
+    assert not siti_folder.exists()
+    assert {path.name: path.read_bytes() for path in bob_folder.iterdir()} == bob_files
+    assert "uploads: 2 files the person sent from the widget deleted" in report
 
     # Telegram: the bot's replies are deleted but the one Telegram refused, which the report names.
     left = [m for m in telegram.transcript(CHAT)["messages"] if m["from"]["is_bot"]]

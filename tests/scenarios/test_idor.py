@@ -1,23 +1,25 @@
 """Visitors cannot read each other's conversations (reliability target E18, IDOR).
 
-Visitor B has a conversation whose texts carry a marker, a reply from an agent and an unanswered survey (a message
-with choices). Visitor A's session then tries 10,000 ids and tokens on every visitor-facing surface:
+Visitor B has a conversation whose texts carry a marker, a file B uploaded, a reply from an agent and an unanswered
+survey (a message with choices). Visitor A's session then tries 10,000 ids and tokens on every visitor-facing surface:
 
 - WebSocket ``hello``: ``session`` (the bearer token: B's with one character changed, B's stored hash, random
   128-bit and 192-bit tokens) and ``last_seen`` (a message id: B's, their neighbours, random ones);
 - WebSocket ``transcript``: ``conversation`` (B's, neighbours, random, 0, negatives, 2**31-1, 2**31);
 - WebSocket ``choose``: ``message_id`` (B's survey and other messages, neighbours, random, out of range);
+- WebSocket ``message`` with ``attachments``: upload ids (B's, its one-character neighbours, random, malformed);
+- ``POST /widget/upload``: ``X-Switchboard-Session`` (B's token changed, B's hash, random tokens);
 - HTTP: no visitor route takes an id or a token (``test_no_route_takes_an_id_or_a_token`` pins the route table);
   guessed id URLs and ids in the query of every route a visitor can reach.
 
 What must hold: B's marker (and any message id of B's) never reaches A; on each surface, B's real ids get the very
-bytes a missing id gets (``not_found``, ``bad_choice``, ``bad_session``, 404); the attack writes no row; B's survey
-is still B's to answer. An unverified visitor whose hello carries B's email (and one whose token travels in a
-URL, a cookie or an Authorization header) gets 0 of B's messages.
+bytes a missing id gets (``not_found``, ``bad_choice``, ``bad_session``, ``bad_frame``, 401, 404); the attack writes
+no row and no file; B's survey is still B's to answer. An unverified visitor whose hello carries B's email (and one
+whose token travels in a URL, a cookie or an Authorization header) gets 0 of B's messages.
 
-Throttling: ``transcript`` and ``choose`` count toward ``MESSAGES_PER_MINUTE`` per socket, ``hello`` toward
-``HELLOS_PER_MINUTE`` (A's own hello opening each socket included), and the server caps the sockets open at once
-per address. The attack runs against the product as shipped: throttled frames are spread over
+Throttling: ``transcript``, ``choose`` and refused ``attachments`` count toward ``MESSAGES_PER_MINUTE`` per socket,
+``hello`` toward ``HELLOS_PER_MINUTE`` (A's own hello opening each socket included), and the server caps the sockets
+open at once per address. The attack runs against the product as shipped: throttled frames are spread over
 fresh sockets opened one after another, each sending at most the per-minute limit (and a ``rate_limited`` reply
 fails the test, so every attempt really reaches the check behind it).
 """
@@ -43,6 +45,7 @@ from bridge.model import DeliveryStatus
 from channels.web.channel import HELLOS_PER_MINUTE, MESSAGES_PER_MINUTE
 from channels.web.sessions import visitor_id
 from tests.support.harness import Harness, Widget
+from tests.support.uploads import PNG, upload, uploads_on_disk
 
 ALEX = "U0AGENT1"
 MARKER = "zq-private-of-bea-5e1d"  # in every text of B's; A must never receive it
@@ -50,7 +53,16 @@ B_EMAIL = "bea@example.com"
 MAX_ID = 2**31 - 1  # the largest conversation or message number (INTEGER columns)
 MISSING = MAX_ID  # a number no conversation or message has in a test
 SURVEY = [f"csat:{n}" for n in range(1, 6)]
-ATTEMPTS = {"hello.session": 3_000, "hello.last_seen": 500, "transcript": 3_000, "choose": 3_000, "http": 500}
+ATTEMPTS = {
+    "hello.session": 2_600,
+    "hello.last_seen": 500,
+    "transcript": 3_000,
+    "choose": 3_000,
+    "http": 500,
+    "upload.session": 200,
+    "attachments": 200,
+}
+MISSING_UPLOAD = "A" * 24  # an upload id (24 URL-safe characters) no visitor has
 HTTP_TEMPLATES = (
     "/widget/transcript/{id}",
     "/transcript/{id}",
@@ -71,6 +83,8 @@ VISITOR_ROUTES = {  # every route a visitor's browser can reach; a new one needs
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/charts/daily.png"),  # a signed link (exp, sig) for Slack: no visitor id or token
+    ("POST", "/widget/upload"),  # the session in a header (attacked below); the ids it gives, as attachments
+    ("OPTIONS", "/widget/upload"),  # the CORS preflight: no id, no token
     ("POST", "/slack/events"),  # signed by Slack
 }
 
@@ -91,6 +105,7 @@ class Visitors:
     a: Party
     b: Party
     survey_id: int  # B's unanswered survey (a message with choices)
+    b_upload: str  # the id of the file B uploaded and sent
 
 
 async def _party(h: Harness, token: str) -> Party:
@@ -159,6 +174,10 @@ async def _two_visitors(h: Harness) -> AsyncIterator[Visitors]:
     ):
         await bea.say(f"{MARKER}: my order 77 has not arrived", "b1")
         b_thread = await _thread_of(h, MARKER)
+        sent = await upload(h, bea.welcome["session"], PNG, name=f"{MARKER}.png")
+        assert sent.status == 201, sent.body
+        await bea.send({"type": "message", "client_id": "b2", "text": "", "attachments": [sent.body["upload"]]})
+        await bea.expect("ack")
         await h.slack.agent_says(f"{MARKER}: it ships tomorrow", thread_ts=b_thread, user=ALEX)
         await _message_with(bea, lambda m: m["text"] == f"{MARKER}: it ships tomorrow")
         await h.slack.click_button(b_thread, "desk_close", user=ALEX)
@@ -173,7 +192,7 @@ async def _two_visitors(h: Harness) -> AsyncIterator[Visitors]:
 
         a, b = await _party(h, ann.welcome["session"]), await _party(h, bea.welcome["session"])
         assert len(a.conversations) == len(b.conversations) == 1 and not a.messages & b.messages
-        yield Visitors(ann=ann, bea=bea, a=a, b=b, survey_id=int(survey["id"]))
+        yield Visitors(ann=ann, bea=bea, a=a, b=b, survey_id=int(survey["id"]), b_upload=sent.body["upload"])
 
 
 class Attacker:
@@ -257,7 +276,7 @@ async def test_visitor_a_reads_nothing_of_b_over_10000_ids_and_tokens(harness: H
         (b_conversation,) = b.conversations
         top = max(a.messages | b.messages | a.conversations | b.conversations) + 100
         attacker = Attacker(h, http, a.token)
-        before = await _row_counts(h)
+        before, files_before = await _row_counts(h), uploads_on_disk(h)
 
         # hello.session: B's token changed by one character, B's hash, random tokens -> bad_session, A stays A
         tokens = _tokens(rng, ATTEMPTS["hello.session"], b, a)
@@ -334,12 +353,39 @@ async def test_visitor_a_reads_nothing_of_b_over_10000_ids_and_tokens(harness: H
             assert not [(n, r) for n, r in got if r != baseline][:5], f"{template} tells ids apart"
             assert not [r for _n, r in got if MARKER in r[2]]
 
+        # POST /widget/upload with B's token changed, B's hash, random tokens: the same 401, and no file stored
+        upload_tokens = tokens[: ATTEMPTS["upload.session"]]
+        answers = [await upload(h, token, PNG) for token in upload_tokens]
+        assert {(answer.status, orjson.dumps(answer.body)) for answer in answers} == {
+            (401, orjson.dumps(answers[0].body))
+        }
+
+        # message.attachments: B's upload id, its neighbours, random and malformed ids -> what a missing id gets
+        upload_ids = [v.b_upload, v.b_upload, v.b_upload.upper(), f"../{v.b_upload}", v.b_upload + "A"]
+        upload_ids += rng.sample(_neighbour_tokens(v.b_upload), 100)
+        while len(upload_ids) < ATTEMPTS["attachments"] - 1:
+            upload_ids.append(base64.urlsafe_b64encode(rng.randbytes(18)).decode())
+        sent = [MISSING_UPLOAD, *upload_ids]
+        replies = await attacker.ask_throttled(
+            [{"type": "message", "client_id": "x", "text": "mine", "attachments": [u]} for u in sent]
+        )
+        assert orjson.loads(replies[0])["code"] == "bad_frame"
+        assert not _mismatches(sent, replies, lambda _u: replies[0]), "an upload id got a different reply"
+
         # nothing of B's reached A, and nothing was written
         assert sum(ATTEMPTS.values()) == 10_000
-        assert (len(tokens), len(seen) + 1, len(asked), len(pressed), attempts_http) == tuple(ATTEMPTS.values())
+        assert (
+            len(tokens),
+            len(seen) + 1,
+            len(asked),
+            len(pressed),
+            attempts_http,
+            len(upload_tokens),
+            len(sent),
+        ) == tuple(ATTEMPTS.values())
         assert not [f for f in attacker.received if MARKER in f]
         assert _message_ids(attacker.received) <= a.messages
-        assert await _row_counts(h) == before
+        assert await _row_counts(h) == before and uploads_on_disk(h) == files_before
 
         # B's survey is still B's to answer, and B's next texts reach B's sockets only
         await v.bea.send({"type": "choose", "message_id": v.survey_id, "choice": "csat:5"})

@@ -1,7 +1,8 @@
 """Retention (target H30): with SWITCHBOARD_RETENTION_DAYS = N, a resolved conversation whose last activity is older
 than N days is gone within 24 h of crossing N (runs here at N - 1 h, N + 1 h and N + 23 h on a fake clock), with
-its messages, deliveries and survey answer, and its contact when nothing else is left; newer conversations and open
-ones, however old, stay exactly as they were (the Rocket.Chat #12862 class of bug: a purge that takes too much)."""
+its messages, deliveries, survey answer and the files its customer uploaded, and its contact when nothing else is
+left; newer conversations and open ones, however old, stay exactly as they were, files included (the Rocket.Chat
+#12862 class of bug: a purge that takes too much)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ from bridge.engine import CONTACT, CONVERSATION, DELIVERY, IDENTITY, MESSAGE
 from bridge.events import AgentReply, ChannelKind, ExternalRef, ReceiptStatus
 from bridge.model import as_utc
 from bridge.retention import Retention
+from channels.web.sessions import visitor_id
 from tests.support.harness import Harness, Widget, running_bridge, running_slack
+from tests.support.uploads import PNG, upload
 
 DAYS = 30
 ALEX = "U0AGENT1"
@@ -64,14 +67,20 @@ async def _until(widget: Widget, kind: str, test: Any = lambda frame: True) -> d
     return frame
 
 
-async def conversation(h: Harness, name: str, *, close: bool, rate: bool = False) -> tuple[int, str, str]:
-    """A widget customer writes, an agent answers (and closes, and the customer rates); the conversation's id, its
-    thread and the customer's session."""
+async def conversation(
+    h: Harness, name: str, *, close: bool, rate: bool = False, file: bool = False
+) -> tuple[int, str, str]:
+    """A widget customer writes (and sends a file), an agent answers (and closes, and the customer rates); the
+    conversation's id, its thread and the customer's session."""
     count = len(h.slack.channel_messages()) + 1
     async with h.widget(name=name, locale="en") as widget:
         session = str(widget.welcome["session"])
         await widget.say(f"{name} needs help", "c1")
         root = await _root(h, count)
+        if file:
+            sent = await upload(h, session, PNG, name=f"{name}.png")
+            await widget.send({"type": "message", "client_id": "f1", "text": "", "attachments": [sent.body["upload"]]})
+            await widget.expect("ack")
         await h.slack.agent_says(f"hello {name}", thread_ts=root)
         await _until(widget, "message", lambda f: f["message"]["text"].endswith(f"hello {name}"))
         if close:
@@ -144,10 +153,15 @@ async def count(h: Harness, table: sa.Table) -> int:
 async def test_old_resolved_conversations_go_within_a_day_of_crossing_n_days(bridge: Harness, clock: FakeClock) -> None:
     h = bridge
     assert h.bridge.retention is not None
-    ann, ann_thread, _ = await conversation(h, "Ann", close=True, rate=True)
+    ann, ann_thread, ann_session = await conversation(h, "Ann", close=True, rate=True, file=True)
     ben, _, _ = await conversation(h, "Ben", close=True)
-    cid, _, cid_session = await conversation(h, "Cid", close=False)
-    dot, _, _ = await conversation(h, "Dot", close=True)
+    cid, _, cid_session = await conversation(h, "Cid", close=False, file=True)
+    dot, _, dot_session = await conversation(h, "Dot", close=True, file=True)
+    uploads = h.settings.data_dir / "uploads"
+    folders = {who: uploads / visitor_id(session) for who, session in (("ann", ann_session), ("cid", cid_session))}
+    folders["dot"] = uploads / visitor_id(dot_session)
+    kept_files = {who: sorted(path.name for path in folders[who].iterdir()) for who in ("cid", "dot")}
+    assert len(list(folders["ann"].iterdir())) == 2 and all(len(names) == 2 for names in kept_files.values())
     await backdate(h, ann, 40)
     await backdate(h, ben, 29)
     await backdate(h, cid, 80)  # open for 80 days (her session, 90, still valid), then she writes: open ones stay
@@ -166,14 +180,16 @@ async def test_old_resolved_conversations_go_within_a_day_of_crossing_n_days(bri
     # N days - 1 h after Ann's last activity: nothing goes.
     clock.now = t0 - timedelta(days=40) + timedelta(days=DAYS) - timedelta(hours=1)
     purged = await h.bridge.retention.run_once()
-    assert (purged.conversations, purged.contacts) == (0, 0)
+    assert (purged.conversations, purged.contacts, purged.files) == (0, 0, 0)
     assert await rows_of(h, ann) == ann_rows
+    assert len(list(folders["ann"].iterdir())) == 2
 
     # N days + 1 h: Ann's conversation is gone with every message, delivery and her contact; the rest is intact.
     clock.now = t0 - timedelta(days=40) + timedelta(days=DAYS) + timedelta(hours=1)
     purged = await h.bridge.retention.run_once()
     assert purged.conversations == 1 and purged.messages == len(ann_rows["message"]) and purged.contacts == 1
     assert purged.deliveries == len(ann_rows["delivery"]) and purged.identities == 1
+    assert purged.files == 1 and not folders["ann"].exists()  # her file, then her (now empty) folder
     gone = await rows_of(h, ann)
     assert gone == {"conversation": [], "message": [], "delivery": [], "contact": [], "identity": []}
     ann_contact = ann_rows["contact"][0].id
@@ -191,7 +207,30 @@ async def test_old_resolved_conversations_go_within_a_day_of_crossing_n_days(bri
     for conversation_id in (cid, dot):
         assert await rows_of(h, conversation_id) == keep[conversation_id]
     assert await count(h, CONVERSATION) == 2
+    assert {who: sorted(path.name for path in folders[who].iterdir()) for who in ("cid", "dot")} == kept_files
     assert h.bridge.retention.runs == 3
+
+
+async def test_the_files_of_a_deleted_conversation_go_and_its_visitors_other_uploads_stay(
+    bridge: Harness, clock: FakeClock
+) -> None:
+    """Fay's old conversation (with the file she sent) goes; she came back since, so she stays, and so does the file
+    she uploaded later and has not sent yet."""
+    h = bridge
+    assert h.bridge.retention is not None
+    fay, _, session = await conversation(h, "Fay", close=True, file=True)
+    folder = h.settings.data_dir / "uploads" / visitor_id(session)
+    [sent] = [path for path in folder.iterdir() if not path.name.endswith(".json")]
+    await backdate(h, fay, DAYS + 10)
+    async with h.widget(session=session):  # her hello renews her session: her contact stays
+        unsent = await upload(h, session, PNG, name="later.png")
+    purged = await h.bridge.retention.run_once()
+    assert (purged.conversations, purged.contacts, purged.files) == (1, 0, 1)
+    assert (await rows_of(h, fay))["conversation"] == []
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        [unsent.body["upload"], f"{unsent.body['upload']}.json"]
+    )
+    assert not sent.exists()
 
 
 async def test_a_visitor_who_keeps_coming_back_without_writing_stays(bridge: Harness, clock: FakeClock) -> None:
