@@ -165,7 +165,10 @@ class WebChannel:
             bundle: dict[str, Any] = {"locale": "en", "dir": "ltr", "strings": {}, "languages": []}
         else:
             bundle = self._widget_bundle(preferences)
-        return web.Response(text=encode(bundle), content_type="application/json")
+        # Any site may read it (the widget runs on the operator's site, the bridge on its own origin): the catalogs'
+        # widget strings are public, and the answer carries no credentials.
+        cors = {"Access-Control-Allow-Origin": "*"}
+        return web.Response(text=encode(bundle), content_type="application/json", headers=cors)
 
     # --- WebSocket ----------------------------------------------------------------------
 

@@ -157,6 +157,7 @@ async def running_bridge(
     retention_days: int | None = None,
     new_conversations_per_ip: int = 0,
     trusted_proxies: tuple[str, ...] = (),
+    extra_origins: tuple[str, ...] = (),
     slack_catch_up_every: timedelta | None = None,
 ) -> AsyncIterator[Harness]:
     """Migrate, start the bridge on a free port, allow its own origin, point the emulator at it.
@@ -174,7 +175,8 @@ async def running_bridge(
     await upgrade(database_url)
     settings = test_settings(database_url, str(slack_server.make_url("/api/")), tmp_path)
     port = _free_port()
-    settings = replace(settings, allowed_origins=(f"http://127.0.0.1:{port}",), telegram=telegram, greeting=greeting)
+    origins = (f"http://127.0.0.1:{port}", *extra_origins)  # ``extra_origins``: other sites embedding the widget
+    settings = replace(settings, allowed_origins=origins, telegram=telegram, greeting=greeting)
     settings = replace(settings, hours=hours, slack=replace(settings.slack, agent_group=agent_group), faq=faq)
     settings = replace(settings, retention_days=retention_days, new_conversations_per_ip=new_conversations_per_ip)
     settings = replace(settings, trusted_proxies=tuple(ip_network(proxy) for proxy in trusted_proxies))
