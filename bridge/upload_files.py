@@ -119,6 +119,10 @@ class UploadFiles:
         """The uploads of the bridge whose data folder (``SWITCHBOARD_DATA_DIR``) is ``data_dir``."""
         return cls(data_dir / "uploads")
 
+    async def free_bytes(self) -> int:
+        """Free space on the disk holding the uploads (and, by default, the database beside them)."""
+        return await asyncio.to_thread(_free_bytes, self.root)
+
     async def begin(self, visitor: str) -> PartialUpload:
         """A new upload of ``visitor`` under a fresh random id."""
         folder = self.root / _folder(visitor)
@@ -194,6 +198,11 @@ def _parse(url: str) -> tuple[str, str] | None:
     if scheme != SCHEME or not _FOLDER.fullmatch(folder) or not _ID.fullmatch(upload_id):
         return None
     return folder, upload_id
+
+
+def _free_bytes(root: Path) -> int:
+    existing = next(path for path in (root, *root.parents) if path.exists())  # the folder is made by a first upload
+    return shutil.disk_usage(existing).free
 
 
 def _partial(folder: Path, upload_id: str) -> Path:

@@ -14,7 +14,8 @@ The contract (the widget is built against it; docs/widget-protocol.md has it too
   (missing, unknown or expired token); 429 ``rate_limited`` (more than 20 uploads a minute by one visitor); 413
   ``file_too_large`` (more than 40 MB = 41,943,040 bytes: the body is read no further); 415 ``unsupported_type``
   (allowed: PNG, JPEG, GIF, WebP, PDF by their magic bytes, and ``text/plain`` that is UTF-8 without NUL; the bytes
-  must agree with the declared type); 400 ``empty_file``.
+  must agree with the declared type); 400 ``empty_file``; 507 ``insufficient_storage`` (the file would leave less
+  than ``DISK_RESERVE_BYTES``, 1 GB, free on the disk: the database lives beside the uploads).
 - ``OPTIONS /widget/upload`` answers the CORS preflight for an allowed ``Origin`` (the widget runs on the host's
   site, the bridge on its own); every answer to an allowed origin carries ``Access-Control-Allow-Origin``, so the
   widget can read the refusals too. No cookies are involved: the session travels in its header.
@@ -25,6 +26,7 @@ The contract (the widget is built against it; docs/widget-protocol.md has it too
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from typing import final
@@ -39,11 +41,23 @@ from bridge.upload_files import StoredUpload, UploadFiles
 from channels.web.middleware import OriginCheck
 from channels.web.sniff import ALLOWED_TYPES, SNIFF_BYTES, TEXT, TextCheck, sniff
 
-__all__ = ["MAX_NAME_CHARS", "MAX_UPLOAD_BYTES", "UPLOADS_PER_MINUTE", "WidgetUploads", "display_name"]
+__all__ = [
+    "DISK_RESERVE_BYTES",
+    "MAX_NAME_CHARS",
+    "MAX_UPLOAD_BYTES",
+    "UPLOADS_PER_MINUTE",
+    "WidgetUploads",
+    "display_name",
+]
+
+log = logging.getLogger("switchboard.web.uploads")
 
 UPLOAD_PATH = "/widget/upload"
 MAX_UPLOAD_BYTES = 40 * 1024 * 1024  # Chatwoot's cap (reliability target G26)
 UPLOADS_PER_MINUTE = 20  # per visitor (session)
+# Uploads never take the disk below this much free space: the database lives beside them (by default in the same
+# data folder), and a full disk would stop it storing customers' messages.
+DISK_RESERVE_BYTES = 1024**3
 MAX_NAME_CHARS = 100
 SESSION_HEADER = "X-Switchboard-Session"
 _CHUNK = 256 * 1024
@@ -146,6 +160,9 @@ class WidgetUploads:
         if request.content_length == 0:
             raise _empty()
         name = display_name(request.headers.get("X-Filename", ""))
+        if await self._files.free_bytes() - (request.content_length or self._max_bytes) < DISK_RESERVE_BYTES:
+            log.error("uploads: refused, less than %d MB free for %s", DISK_RESERVE_BYTES // 2**20, self._files.root)
+            raise _Refused(507, "insufficient_storage", "the chat cannot take files right now; try again later")
         partial = await self._files.begin(visitor)
         try:
             await self._copy(request, partial.write, declared)

@@ -11,6 +11,7 @@ an upload back (so no browser ever renders one): the history lists files by name
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
+import channels.web.uploads as uploads_module
 from bridge.config import SESSION_DAYS
 from bridge.engine import MESSAGE
 from bridge.model import utcnow
@@ -173,6 +175,22 @@ async def test_an_empty_file_is_400(harness: Harness) -> None:
         answer = await upload(harness, widget.welcome["session"], b"", media_type="text/plain")
     assert (answer.status, answer.body["error"]) == (400, "empty_file")
     assert uploads_on_disk(harness) == []
+
+
+async def test_an_upload_that_would_leave_the_disk_short_is_507_and_messages_still_flow(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database lives beside the uploads: a disk filled with files would stop it storing messages. The reserve
+    is raised past this disk's free space (filling a real disk in a test is not an option)."""
+    monkeypatch.setattr(uploads_module, "DISK_RESERVE_BYTES", shutil.disk_usage(harness.settings.data_dir).free)
+    async with harness.widget(name="Disk") as widget:
+        answer = await upload(harness, widget.welcome["session"], PNG)
+        assert (answer.status, answer.body["error"]) == (507, "insufficient_storage")
+        assert uploads_on_disk(harness) == []
+        assert (await widget.say("a message still goes through", "c1"))["status"] == "sent"
+    monkeypatch.setattr(uploads_module, "DISK_RESERVE_BYTES", 0)
+    async with harness.widget(name="Disk") as widget:
+        assert (await upload(harness, widget.welcome["session"], PNG)).status == 201
 
 
 @pytest.mark.parametrize(
