@@ -325,7 +325,7 @@ class Session:
                 case Choose():
                     await self._choose(frame)
         except ProtocolError as exc:
-            await self._ws.send_str(error_frame(exc.code, self._channel._reason(self._profile, exc)))
+            await self._ws.send_str(error_frame(exc.code, self._channel._reason(self._profile, exc), exc.client_id))
 
     async def _hello(self, hello: Hello) -> None:
         if not self._hellos.allow(self._ws):  # before any read or write: a flood of hellos must cost nothing
@@ -389,33 +389,34 @@ class Session:
             self._choosing = None
             choosing.set_result(None)
 
-    def _throttle(self) -> None:
-        """At most MESSAGES_PER_MINUTE messages, presses and transcript requests per socket per minute."""
+    def _throttle(self, client_id: str | None = None) -> None:
+        """At most MESSAGES_PER_MINUTE messages, presses and transcript requests per socket per minute (a refused
+        message is named by its ``client_id``)."""
         now = time.monotonic()
         sent = self._sent
         while sent and now - sent[0] >= 60.0:
             sent.popleft()
         if len(sent) >= MESSAGES_PER_MINUTE:
-            raise ProtocolError("rate_limited", "too many messages; wait a moment")
+            raise ProtocolError("rate_limited", "too many messages; wait a moment", client_id)
         sent.append(now)
 
     async def _say_with_files(self, say: SayWithFiles) -> None:
         """A message with files, off the hot path: its upload ids must all be the visitor's own uploads (looked up
         on disk while the socket's next frames wait, so messages keep their order), else nothing is stored."""
         if self._visitor is None:
-            raise ProtocolError("not_authenticated", "send hello before messages")
+            raise ProtocolError("not_authenticated", "send hello before messages", say.client_id)
         if len(self._pending) >= PIPELINE:
             await asyncio.wait([self._pending[0][1]])
         files = await self._channel._uploads.attachments(self._visitor, say.uploads)
         if files is None:  # another visitor's upload gets this very answer: no telling it exists
-            self._throttle()  # a refused lookup counts like a message
-            raise ProtocolError("bad_frame", "an attachment is not a file you uploaded; upload it first")
+            self._throttle(say.client_id)  # a refused lookup counts like a message
+            raise ProtocolError("bad_frame", "an attachment is not a file you uploaded; upload it first", say.client_id)
         self._say(say, files)
 
     def _say(self, say: Say | SayWithFiles, files: tuple[Attachment, ...] = ()) -> None:
         if self._visitor is None or self._source is None:
-            raise ProtocolError("not_authenticated", "send hello before messages")
-        self._throttle()
+            raise ProtocolError("not_authenticated", "send hello before messages", say.client_id)
+        self._throttle(say.client_id)
         inbound = CustomerMessage(
             source=self._source,
             source_id=f"{self._visitor}:{say.client_id}",
@@ -469,8 +470,8 @@ class Session:
                         return
                     receipt = task.result()  # refused (LIMITED: by an abuse limit, bridge.abuse)
                     code = "rate_limited" if receipt.status is ReceiptStatus.LIMITED else "bad_frame"
-                    refused = ProtocolError(code, receipt.reason or "message refused")
-                    await ws.send_str(error_frame(code, self._channel._reason(self._profile, refused)))
+                    refused = ProtocolError(code, receipt.reason or "message refused", client_id)
+                    await ws.send_str(error_frame(code, self._channel._reason(self._profile, refused), client_id))
                 finally:
                     pending.popleft()
                     self._ack_sent.set()

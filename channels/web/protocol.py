@@ -76,12 +76,14 @@ Frame = Hello | Say | SayWithFiles | Ping | TranscriptRequest | Choose
 
 
 class ProtocolError(Exception):
-    """A refused frame: ``code`` for programs, ``reason`` for people."""
+    """A refused frame: ``code`` for programs, ``reason`` for people; a refused message's ``client_id``, when it
+    had a valid one, tells the client which of its messages it was."""
 
-    def __init__(self, code: str, reason: str) -> None:
+    def __init__(self, code: str, reason: str, client_id: str | None = None) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.client_id = client_id
 
 
 def parse_frame(raw: str) -> Frame:
@@ -121,10 +123,18 @@ def _choose(data: dict[str, Any]) -> Choose:
 
 
 def _say(data: dict[str, Any]) -> Say | SayWithFiles:
-    client_id, text = data.get("client_id"), data.get("text")
+    client_id = data.get("client_id")
     if not isinstance(client_id, str) or not 1 <= len(client_id) <= 64 or not client_id.isprintable():
         raise ProtocolError("bad_frame", "message needs a client_id of 1-64 printable characters")
-    uploads = data.get("attachments")  # the one lookup a message without files pays for them
+    try:
+        return _message(client_id, data)
+    except ProtocolError as exc:
+        exc.client_id = client_id
+        raise
+
+
+def _message(client_id: str, data: dict[str, Any]) -> Say | SayWithFiles:
+    text, uploads = data.get("text"), data.get("attachments")  # the one lookup a message without files pays for them
     if uploads is not None:
         return _say_with_files(client_id, text, uploads)
     if not isinstance(text, str) or not text or text.isspace():
@@ -222,5 +232,8 @@ def encode(frame: Mapping[str, Any]) -> str:
     return orjson.dumps(frame).decode()
 
 
-def error_frame(code: str, reason: str) -> str:
-    return encode({"type": "error", "code": code, "reason": reason})
+def error_frame(code: str, reason: str, client_id: str | None = None) -> str:
+    """An error frame; a refused message's names its ``client_id``."""
+    if client_id is None:
+        return encode({"type": "error", "code": code, "reason": reason})
+    return encode({"type": "error", "code": code, "reason": reason, "client_id": client_id})

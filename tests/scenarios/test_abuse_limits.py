@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -187,6 +188,7 @@ async def test_the_101st_message_a_minute_on_one_socket_is_refused(harness: Harn
         await _say_many(widget, [f"m{n}" for n in range(MESSAGES_PER_MINUTE + 1)], "c")
         acks, errors = await _acks_and_errors([widget], acks=MESSAGES_PER_MINUTE, errors=1)
         assert acks == MESSAGES_PER_MINUTE and [e["code"] for e in errors] == ["rate_limited"]
+        assert errors[0]["client_id"] == f"c{MESSAGES_PER_MINUTE}"  # the refused one, named
         await widget.send({"type": "ping"})  # still open
         await widget.expect("pong")
     assert await _count(h, MESSAGE) == MESSAGES_PER_MINUTE
@@ -211,6 +213,7 @@ async def test_the_201st_message_a_minute_in_one_conversation_is_refused_over_al
             )
             acks, errors = await _acks_and_errors(tabs, acks=limit, errors=1)
             assert acks == limit and [e["code"] for e in errors] == ["rate_limited"]
+            assert re.fullmatch(r"t[0-2]-[0-9]+", errors[0]["client_id"])  # refused after storing: named too
             assert errors[0]["reason"] == h.bridge.catalogs.gettext("tr", texts.RATE_LIMITED)  # in their language
             async with h.widget(name="Ben") as other:  # another conversation is not affected
                 assert (await other.say("hello", "b1"))["status"] == "sent"

@@ -16,23 +16,29 @@ async def _rows(harness: Harness) -> int:
 
 
 @pytest.mark.parametrize(
-    ("raw", "code"),
+    ("raw", "code", "client_id"),
     [
-        ("not json", "bad_json"),
-        ("[1, 2]", "bad_frame"),
-        ('{"type": "teleport"}', "unknown_type"),
-        ('{"type": "message", "client_id": "x"}', "bad_frame"),
-        ('{"type": "message", "client_id": "x", "text": "   "}', "bad_frame"),
-        ('{"type": "message", "client_id": "' + "x" * 65 + '", "text": "hi"}', "bad_frame"),
-        ('{"type": "message", "client_id": "x", "text": "' + "a" * 10_001 + '"}', "too_long"),
-        ("[" * 10_000 + "]" * 10_000, "bad_json"),
+        ("not json", "bad_json", None),
+        ("[1, 2]", "bad_frame", None),
+        ('{"type": "teleport"}', "unknown_type", None),
+        ('{"type": "message", "client_id": "x"}', "bad_frame", "x"),
+        ('{"type": "message", "client_id": "x", "text": "   "}', "bad_frame", "x"),
+        ('{"type": "message", "client_id": "' + "x" * 65 + '", "text": "hi"}', "bad_frame", None),
+        ('{"type": "message", "client_id": "x", "text": "' + "a" * 10_001 + '"}', "too_long", "x"),
+        ('{"type": "message", "client_id": "x", "text": "", "attachments": ["a", "a"]}', "bad_frame", "x"),
+        ("[" * 10_000 + "]" * 10_000, "bad_json", None),
     ],
 )
-async def test_bad_frame_gets_error_frame_and_socket_keeps_working(harness: Harness, raw: str, code: str) -> None:
+async def test_bad_frame_gets_error_frame_and_socket_keeps_working(
+    harness: Harness, raw: str, code: str, client_id: str | None
+) -> None:
+    """A refused message's error names its client_id (when it had a valid one): without it the widget guessed,
+    and marked the oldest message still waiting for its ack as the refused one."""
     async with harness.widget(name="Mallory") as widget:
         await widget.ws.send_str(raw)
         error = await widget.expect("error")
         assert error["code"] == code and error["reason"]
+        assert error.get("client_id") == client_id
         ack = await widget.say("still fine", "ok1")
         assert ack["status"] == "sent"
     assert await _rows(harness) == 1
