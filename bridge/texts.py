@@ -142,6 +142,31 @@ WIDGET_STRINGS: dict[str, str] = {
     # TRANSLATORS: Notice above the message box when the customer sent many messages in a short time.
     # The chat sends their waiting messages again by itself: the customer need not do anything.
     "rate_limited": pgettext("widget", "You are sending messages quickly. We will send yours in a moment."),
+    # TRANSLATORS: Button (a paperclip) next to the message box that opens the file chooser.
+    "attach": pgettext("widget", "Attach files"),
+    # TRANSLATORS: Label, read by screen readers, of the list of files above the message box, waiting to be sent.
+    "files": pgettext("widget", "Files to send"),
+    # TRANSLATORS: Shown over the chat window while the customer drags files over it.
+    "drop_files": pgettext("widget", "Drop files here to send them"),
+    # TRANSLATORS: Under a file's name while it is being sent; a percentage may follow.
+    "uploading": pgettext("widget", "Uploading…"),
+    # TRANSLATORS: Button (an ×) on a file waiting to be sent; screen readers read the file's name after it.
+    "remove_file": pgettext("widget", "Remove file"),
+    # TRANSLATORS: Under a file that was not sent (the bridge's limit, channels/web/uploads.py). Write the size as
+    # your language does, e.g. "40 МБ".
+    "file_too_large": pgettext("widget", "This file is too large. The limit is 40 MB."),
+    # TRANSLATORS: Under a file that was not sent because of its type. Keep the format names as they are.
+    "file_type": pgettext(
+        "widget", "This kind of file cannot be sent. Send a picture (PNG, JPEG, GIF or WebP), a PDF or a text file."
+    ),
+    # TRANSLATORS: Under a file that was not sent because it has nothing in it.
+    "file_empty": pgettext("widget", "This file is empty."),
+    # TRANSLATORS: Under a file that was not added: the message already has 15 files.
+    "too_many_files": pgettext("widget", "A message can carry at most 15 files."),
+    # TRANSLATORS: Under a file that was not sent because of a network or server problem.
+    "upload_failed": pgettext("widget", "This file could not be uploaded. Remove it and try again."),
+    # TRANSLATORS: Under a file that was not sent because the customer sent many files in a short time.
+    "upload_rate_limited": pgettext("widget", "You are sending files quickly. Wait a moment, then add this one again."),
 }
 
 # The FAQ bot (bridge/faq.py): an automatic answer before an agent joins, with two buttons under it.

@@ -26,6 +26,11 @@
   var K_SESSION = "switchboard.session";
   var K_OUTBOX = "switchboard.outbox";
   var K_READ = "switchboard.read";
+  var MAX_FILE_BYTES = 40 * 1024 * 1024; // the bridge's cap (it decides; this only answers sooner)
+  var MAX_FILES = 15; // attachments in one message
+  // what the bridge accepts, by type, and by extension for files the browser gives no type
+  var FILE_TYPES = { "image/png": 1, "image/jpeg": 1, "image/gif": 1, "image/webp": 1, "application/pdf": 1, "text/plain": 1 };
+  var FILE_EXTENSIONS = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", gif: "image/gif", webp: "image/webp", pdf: "application/pdf", txt: "text/plain" };
 
   var DEFAULT_STRINGS = {
     title: "Chat with us",
@@ -47,6 +52,17 @@
     support_team: "Support team",
     transcript: "Download transcript",
     rate_limited: "You are sending messages quickly. We will send yours in a moment.",
+    attach: "Attach files",
+    files: "Files to send",
+    drop_files: "Drop files here to send them",
+    uploading: "Uploading…",
+    remove_file: "Remove file",
+    file_too_large: "This file is too large. The limit is 40 MB.",
+    file_type: "This kind of file cannot be sent. Send a picture (PNG, JPEG, GIF or WebP), a PDF or a text file.",
+    file_empty: "This file is empty.",
+    too_many_files: "A message can carry at most 15 files.",
+    upload_failed: "This file could not be uploaded. Remove it and try again.",
+    upload_rate_limited: "You are sending files quickly. Wait a moment, then add this one again.",
     // optional keys (the server may translate them; English fallbacks are only used for English UIs)
     greeting: "Hi there! Ask us anything, we usually reply within a few minutes.",
     failed: "Not sent",
@@ -133,7 +149,9 @@
     choosing: null, // a pressed choice waiting for "chosen" or an error: {id, choice, refocus}
     session: sget(K_SESSION),
     byId: {}, // id -> message
-    pending: loadOutbox(), // own messages without an id yet: {client_id,text,created_at,failed?}
+    pending: loadOutbox(), // own messages without an id yet: {client_id,text,created_at,attachments,files,failed?}
+    chips: [], // files chosen for the next message: {key,file,name,size,type,state,reason,upload,loaded,xhr}
+    dragDepth: 0, // dragenter minus dragleave over the panel (they fire for every child crossed)
     inflight: [], // client_ids sent on this socket and not yet acked, oldest first
     readUpTo: parseInt(sget(K_READ) || "0", 10) || 0,
     rows: {}, // row key -> element
@@ -154,17 +172,28 @@
       var arr = JSON.parse(raw);
       if (!Array.isArray(arr)) return [];
       return arr.filter(function (m) {
-        return m && typeof m.client_id === "string" && typeof m.text === "string" && m.text;
+        return m && typeof m.client_id === "string" && typeof m.text === "string" && (m.text || validIds(m.attachments));
       }).map(function (m) {
-        return { client_id: m.client_id, text: m.text.slice(0, MAX_LEN), created_at: m.created_at || new Date().toISOString() };
+        var ids = validIds(m.attachments) ? m.attachments : [];
+        return { client_id: m.client_id, text: m.text.slice(0, MAX_LEN), created_at: m.created_at || new Date().toISOString(),
+                 attachments: ids, files: ids.length ? validFiles(m.files) : [] };
       });
     } catch (e) { return []; }
   }
   function saveOutbox() {
     var keep = S.pending.filter(function (m) { return !m.failed; }).map(function (m) {
-      return { client_id: m.client_id, text: m.text, created_at: m.created_at };
+      return { client_id: m.client_id, text: m.text, created_at: m.created_at, attachments: m.attachments, files: m.files };
     });
     sset(K_OUTBOX, keep.length ? JSON.stringify(keep) : null);
+  }
+  function validIds(ids) {
+    return Array.isArray(ids) && ids.length > 0 && ids.length <= MAX_FILES && ids.every(function (x) { return typeof x === "string" && x; });
+  }
+  function validFiles(list) { // what a message shows of its files: name, type, size (never where they are)
+    if (!Array.isArray(list)) return [];
+    return list.filter(function (f) {
+      return f && typeof f.name === "string" && typeof f.media_type === "string" && isInt(f.size);
+    }).slice(0, MAX_FILES).map(function (f) { return { name: f.name, media_type: f.media_type, size: f.size }; });
   }
   function maxId() {
     var best = 0;
@@ -187,6 +216,7 @@
     team: { stroke: "M16 20v-1.5a3.5 3.5 0 0 0-3.5-3.5h-5A3.5 3.5 0 0 0 4 18.5V20M10 11.5a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM20 20v-1.5a3.5 3.5 0 0 0-2.6-3.4M15.5 4.6a3.5 3.5 0 0 1 0 6.8" },
     down: { stroke: "M12 5v14M6 13l6 6 6-6" },
     download: { stroke: "M12 4v11M7 10.5l5 5 5-5M5 20h14" },
+    clip: { stroke: "M20.5 11.3l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9" },
   };
   function icon(name, cls) {
     var spec = ICONS[name];
@@ -273,19 +303,32 @@
     ui.input = el("textarea", { class: "sb-input", rows: "1", maxlength: String(MAX_LEN), enterkeyhint: "send", autocomplete: "off" });
     ui.counter = el("span", { class: "sb-counter", hidden: true, "aria-live": "polite" });
     ui.sendBtn = el("button", { type: "submit", class: "sb-send", disabled: true }, [icon("send")]);
+    ui.attachBtn = el("button", { type: "button", class: "sb-attach" }, [icon("clip")]);
+    // the chooser itself stays out of sight and out of the tab order: the attach button opens it
+    ui.fileInput = el("input", { type: "file", class: "sb-file-input", multiple: true, tabindex: "-1", "aria-hidden": "true",
+                                 accept: Object.keys(FILE_TYPES).concat(Object.keys(FILE_EXTENSIONS).map(function (x) { return "." + x; })).join(",") });
     ui.form = el("form", { class: "sb-composer", novalidate: true }, [
+      ui.attachBtn,
+      ui.fileInput,
       el("div", { class: "sb-field" }, [ui.input, ui.counter]),
       ui.sendBtn,
     ]);
+    ui.chips = el("ul", { class: "sb-chips", hidden: true }); // files chosen for the next message
+    ui.dropText = el("span");
+    ui.drop = el("div", { class: "sb-drop", hidden: true, "aria-hidden": "true" }, [icon("clip"), ui.dropText]);
 
     // a live region kept in the panel while empty, so what is put in it later is announced
     ui.notice = el("div", { class: "sb-notice", role: "status", "aria-live": "polite" });
+    ui.fileStatus = el("div", { class: "sb-sr", role: "status", "aria-live": "polite" }); // a refused file, read out
 
     ui.panel = el("div", { class: "sb-panel", id: "sb-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "sb-title", dir: "ltr" }, [
       header,
       el("div", { class: "sb-main" }, [ui.list, ui.jump]),
       ui.notice,
+      ui.fileStatus,
+      ui.chips,
       ui.form,
+      ui.drop,
     ]);
     ui.badge = el("span", { class: "sb-badge", hidden: true, "aria-hidden": "true" });
     ui.launcher = el("button", { type: "button", class: "sb-launcher", "aria-expanded": "false", "aria-controls": "sb-panel", "aria-haspopup": "dialog" }, [
@@ -311,6 +354,16 @@
       }
     });
     ui.input.addEventListener("input", onInput);
+    ui.input.addEventListener("paste", onPaste);
+    ui.attachBtn.addEventListener("click", function () { ui.fileInput.click(); });
+    ui.fileInput.addEventListener("change", function () {
+      addFiles(ui.fileInput.files);
+      ui.fileInput.value = ""; // the same file can be chosen again after it was removed
+    });
+    ui.panel.addEventListener("dragenter", onDrag);
+    ui.panel.addEventListener("dragover", onDrag);
+    ui.panel.addEventListener("dragleave", onDragLeave);
+    ui.panel.addEventListener("drop", onDrop);
     ui.langSelect.addEventListener("change", function () { setLocale(ui.langSelect.value); });
     ui.list.addEventListener("scroll", function () {
       S.atBottom = nearBottom();
@@ -402,6 +455,19 @@
     fmt.day = mk({ weekday: "long", day: "numeric", month: "long" });
     fmt.dayYear = mk({ day: "numeric", month: "long", year: "numeric" });
     try { fmt.rel = new Intl.RelativeTimeFormat(loc, { numeric: "auto" }); } catch (e) { fmt.rel = null; }
+    fmt.size = {};
+    ["byte", "kilobyte", "megabyte"].forEach(function (unit) {
+      // "49 bytes", "14 kB", "3.5 MB" (the short byte is "byte" in English, whatever the number)
+      var opts = { style: "unit", unit: unit, unitDisplay: unit === "byte" ? "long" : "short", maximumFractionDigits: unit === "megabyte" ? 1 : 0 };
+      try { fmt.size[unit] = new Intl.NumberFormat(loc, opts); } catch (e) { fmt.size[unit] = new Intl.NumberFormat(undefined, opts); }
+    });
+    try { fmt.percent = new Intl.NumberFormat(loc, { style: "percent" }); } catch (e) { fmt.percent = new Intl.NumberFormat(undefined, { style: "percent" }); }
+  }
+  // a file's size in the visitor's language (1 kB = 1024 bytes, as in the bridge's 40 MB cap)
+  function formatSize(bytes) {
+    if (bytes < 1024) return fmt.size.byte.format(bytes);
+    if (bytes < 1024 * 1024) return fmt.size.kilobyte.format(Math.round(bytes / 1024));
+    return fmt.size.megabyte.format(bytes / 1048576);
   }
 
   function applyStrings() {
@@ -419,6 +485,11 @@
     ui.input.setAttribute("aria-label", t("placeholder"));
     ui.sendBtn.setAttribute("aria-label", t("send"));
     ui.sendBtn.title = t("send");
+    ui.attachBtn.setAttribute("aria-label", t("attach"));
+    ui.attachBtn.title = t("attach");
+    ui.chips.setAttribute("aria-label", t("files"));
+    ui.dropText.textContent = t("drop_files");
+    renderChips();
     ui.list.setAttribute("aria-label", t("title"));
     ui.jumpText.textContent = t("new_messages");
     ui.greetName.textContent = t("support_team");
@@ -452,7 +523,7 @@
     var ids = Object.keys(S.byId).map(Number).sort(function (a, b) { return a - b; });
     var out = ids.map(function (id) { return S.byId[id]; });
     S.pending.forEach(function (p) {
-      out.push({ id: null, author: "customer", author_name: null, text: p.text, created_at: p.created_at,
+      out.push({ id: null, author: "customer", author_name: null, text: p.text, files: p.files, created_at: p.created_at,
                  status: p.failed ? "failed" : "sending", client_id: p.client_id });
     });
     return out;
@@ -527,6 +598,7 @@
     var body = el("span", { class: "sb-text" });
     fillText(body, m.text);
     bubble.appendChild(body);
+    if (m.files && m.files.length) bubble.appendChild(buildFiles(m.files));
     if (m.choices) row._choices = buildChoices(m);
     if (kind === "system") {
       row.appendChild(bubble);
@@ -545,6 +617,18 @@
     content.appendChild(row._meta);
     row.appendChild(content);
     return row;
+  }
+
+  function buildFiles(files) { // 📎 name · size; never a link: files stay private (agents get them in Slack)
+    var list = el("ul", { class: "sb-files" });
+    files.forEach(function (f) {
+      list.appendChild(el("li", { class: "sb-file" }, [
+        icon("clip"),
+        el("span", { class: "sb-file-name", dir: "auto", text: f.name }),
+        el("span", { class: "sb-file-size", text: formatSize(f.size) }),
+      ]));
+    });
+    return list;
   }
 
   function updateRow(row, m, first, last, isLastOwn, isNewest) {
@@ -790,11 +874,13 @@
     if (cur) {
       if ((RANK[m.status] || 0) > (RANK[cur.status] || 0)) cur.status = m.status;
     } else {
+      var files = validFiles(m.attachments);
       S.byId[m.id] = {
         id: m.id,
         author: m.author,
         author_name: typeof m.author_name === "string" ? m.author_name : null,
-        text: m.text,
+        text: withoutFileLines(m.text, files),
+        files: files,
         created_at: m.created_at || new Date().toISOString(),
         status: m.status === "delivered" ? "delivered" : "sent",
         client_id: typeof m.client_id === "string" && m.author === "customer" ? m.client_id : null,
@@ -805,6 +891,16 @@
     }
     if (m.author === "customer" && m.client_id) resolvePending(m.client_id);
     return created;
+  }
+  // A live frame's text ends with a "📎 name (…)" line per file, in English, for clients that show text only; the
+  // widget shows the files themselves (in the visitor's language), so those lines go.
+  function withoutFileLines(text, files) {
+    var lines = text.split("\n");
+    for (var i = files.length - 1; i >= 0 && lines.length; i--) {
+      if (lines[lines.length - 1].indexOf("\uD83D\uDCCE " + files[i].name) !== 0) break;
+      lines.pop();
+    }
+    return lines.join("\n");
   }
   function resolvePending(clientId) {
     var before = S.pending.length;
@@ -820,7 +916,7 @@
     if (!S.byId[f.id] && p) {
       S.byId[f.id] = {
         id: f.id, author: "customer", author_name: null,
-        text: p.text, created_at: p.created_at,
+        text: p.text, files: p.files, created_at: p.created_at,
         status: f.status === "delivered" ? "delivered" : "sent", client_id: f.client_id,
       };
     }
@@ -842,6 +938,7 @@
         (Array.isArray(f.messages) ? f.messages : []).forEach(function (m) { upsert(m, false); });
         renderList(false);
         flushOutbox();
+        startUploads();
         startPing();
         updateBadge();
         markRead();
@@ -900,6 +997,7 @@
       S.rows = {};
       S.readUpTo = 0;
       sset(K_READ, null);
+      forgetUploads();
       renderList(false);
       updateBadge();
       if (had) reconnectNow();
@@ -1036,14 +1134,16 @@
     if (!S.ready) return;
     S.pending.forEach(function (p) {
       if (p.failed || S.inflight.indexOf(p.client_id) >= 0) return;
-      if (send({ type: "message", client_id: p.client_id, text: p.text })) S.inflight.push(p.client_id);
+      var frame = { type: "message", client_id: p.client_id, text: p.text };
+      if (p.attachments.length) frame.attachments = p.attachments; // kept in the outbox: a resend carries them
+      if (send(frame)) S.inflight.push(p.client_id);
     });
   }
 
   // ---------------------------------------------------------------- composer
   function onInput() {
     var v = ui.input.value;
-    ui.sendBtn.disabled = !v.trim();
+    updateSend();
     autoGrow();
     if (v.length > MAX_LEN - 500) {
       ui.counter.hidden = false;
@@ -1058,11 +1158,23 @@
     ta.style.height = Math.min(ta.scrollHeight, 140) + "px";
     ta.style.overflowY = ta.scrollHeight > 140 ? "auto" : "hidden";
   }
+  function updateSend() {
+    var busy = uploadsBusy();
+    ui.sendBtn.disabled = busy || (!ui.input.value.trim() && !readyChips().length); // ids only once uploaded
+    ui.form.classList.toggle("sb-busy", busy);
+  }
   function submit() {
     var text = ui.input.value.replace(/^\s+|\s+$/g, "");
-    if (!text) return;
+    var files = readyChips();
+    if (uploadsBusy() || (!text && !files.length)) return;
     if (text.length > MAX_LEN) text = text.slice(0, MAX_LEN);
-    var p = { client_id: newClientId(), text: text, created_at: new Date().toISOString() };
+    var p = {
+      client_id: newClientId(), text: text, created_at: new Date().toISOString(),
+      attachments: files.map(function (c) { return c.upload; }),
+      files: files.map(function (c) { return { name: c.name, media_type: c.type, size: c.size }; }),
+    };
+    S.chips = []; // sent, or refused and already explained on their chips
+    renderChips();
     S.pending.push(p);
     S.fresh["c:" + p.client_id] = 1;
     saveOutbox();
@@ -1072,6 +1184,166 @@
     hideJump();
     if (S.ready) flushOutbox();
     else connect();
+  }
+
+  // ---------------------------------------------------------------- attachments (files for the next message)
+  // Each file is uploaded as soon as it is chosen (POST /widget/upload, the session in a header, never in the
+  // URL), one at a time; Send then names the upload ids. Size and type are checked here first for a quick answer,
+  // but the bridge decides: its refusal is shown on the file's chip in the visitor's language.
+  var REFUSALS = { file_too_large: "file_too_large", unsupported_type: "file_type", empty_file: "file_empty", rate_limited: "upload_rate_limited" };
+  function readyChips() { return S.chips.filter(function (c) { return c.state === "ready"; }); }
+  function uploadsBusy() { return S.chips.some(function (c) { return c.state === "waiting" || c.state === "uploading"; }); }
+  function fileType(file) {
+    var type = String(file.type || "").toLowerCase();
+    if (type) return lookup(FILE_TYPES, type) ? type : null;
+    var ext = /\.([^.]+)$/.exec(file.name || ""); // no type from the browser: go by the extension
+    return ext ? lookup(FILE_EXTENSIONS, ext[1].toLowerCase()) : null;
+  }
+  function lookup(map, key) { return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : null; } // not "constructor"
+  function addFiles(list) {
+    Array.prototype.forEach.call(list || [], function (file) {
+      var c = { key: newClientId(), file: file, name: file.name || "file", size: file.size, type: fileType(file),
+                state: "waiting", reason: null, upload: null, loaded: 0, xhr: null };
+      var kept = S.chips.filter(function (x) { return x.state !== "failed"; }).length;
+      if (kept >= MAX_FILES) refuse(c, "too_many_files");
+      else if (!c.type) refuse(c, "file_type");
+      else if (c.size > MAX_FILE_BYTES) refuse(c, "file_too_large");
+      else if (!c.size) refuse(c, "file_empty");
+      S.chips.push(c);
+    });
+    renderChips();
+    startUploads();
+  }
+  function refuse(c, reason) {
+    c.state = "failed";
+    c.reason = reason;
+    ui.fileStatus.textContent = c.name + ": " + t(reason);
+  }
+  function removeChip(c) {
+    var refocus = c.el && c.el.contains(shadow.activeElement);
+    if (c.xhr) { var xhr = c.xhr; c.xhr = null; xhr.abort(); }
+    S.chips = S.chips.filter(function (x) { return x !== c; });
+    renderChips();
+    if (refocus) ui.input.focus({ preventScroll: true });
+    startUploads();
+  }
+  function forgetUploads() {
+    // the session is gone, and with it the uploads made under it: they can no longer be sent
+    S.chips.forEach(function (c) {
+      if (c.state !== "ready" && c.state !== "uploading") return;
+      if (c.xhr) { var xhr = c.xhr; c.xhr = null; xhr.abort(); }
+      refuse(c, "upload_failed");
+    });
+    renderChips();
+  }
+  function startUploads() {
+    if (S.chips.some(function (c) { return c.state === "uploading"; })) return;
+    var next = S.chips.filter(function (c) { return c.state === "waiting"; })[0];
+    if (!next) return;
+    if (!S.ready || !S.session) { connect(); return; } // an upload needs the session: the welcome starts it
+    var xhr = new XMLHttpRequest(); // not fetch: XHR reports upload progress
+    next.state = "uploading";
+    next.xhr = xhr;
+    xhr.open("POST", BASE + "/widget/upload");
+    xhr.setRequestHeader("X-Switchboard-Session", S.session);
+    xhr.setRequestHeader("Content-Type", next.type);
+    xhr.setRequestHeader("X-Filename", encodeURIComponent(next.name));
+    xhr.upload.addEventListener("progress", function (e) {
+      if (next.xhr !== xhr || !e.lengthComputable) return;
+      next.loaded = e.loaded;
+      updateChip(next);
+    });
+    xhr.addEventListener("load", function () { uploaded(next, xhr, parseObject(xhr.responseText)); });
+    xhr.addEventListener("error", function () { uploaded(next, xhr, null); });
+    xhr.send(next.file);
+    renderChips();
+  }
+  function uploaded(c, xhr, body) {
+    if (c.xhr !== xhr) return; // removed (or the session dropped) meanwhile
+    c.xhr = null;
+    if (xhr.status === 201 && body && typeof body.upload === "string" && body.upload) {
+      c.state = "ready";
+      c.upload = body.upload;
+      if (typeof body.name === "string" && body.name) c.name = body.name; // the label the bridge keeps
+      if (isInt(body.size)) c.size = body.size;
+      if (typeof body.media_type === "string") c.type = body.media_type;
+    } else {
+      refuse(c, (body && lookup(REFUSALS, body.error)) || (xhr.status === 413 ? "file_too_large" : "upload_failed"));
+    }
+    renderChips();
+    startUploads();
+  }
+  function renderChips() {
+    var list = ui.chips;
+    if (!list) return;
+    S.chips.forEach(function (c, i) {
+      if (!c.el) c.el = buildChip(c);
+      updateChip(c);
+      if (list.children[i] !== c.el) list.insertBefore(c.el, list.children[i] || null);
+    });
+    while (list.children.length > S.chips.length) list.removeChild(list.lastChild);
+    list.hidden = !S.chips.length;
+    updateSend();
+  }
+  function buildChip(c) {
+    // "Remove file", then the file's name (aria-describedby): no string built from pieces in one language
+    var remove = el("button", { type: "button", class: "sb-chip-remove", "aria-describedby": "sb-chip-" + c.key }, [icon("close")]);
+    remove.addEventListener("click", function () { removeChip(c); });
+    c.nameEl = el("span", { class: "sb-chip-name", dir: "auto", id: "sb-chip-" + c.key });
+    c.infoEl = el("span", { class: "sb-chip-info" });
+    c.barEl = el("span", { class: "sb-chip-bar", "aria-hidden": "true" }, [el("span")]);
+    c.removeEl = remove;
+    return el("li", { class: "sb-chip" }, [
+      icon("clip", "sb-chip-clip"),
+      icon("alert", "sb-chip-alert"),
+      el("span", { class: "sb-chip-text" }, [c.nameEl, c.infoEl]),
+      remove,
+      c.barEl,
+    ]);
+  }
+  function updateChip(c) {
+    var li = c.el;
+    if (!li) return;
+    li.setAttribute("data-state", c.state);
+    li.setAttribute("aria-busy", c.state === "waiting" || c.state === "uploading" ? "true" : "false");
+    c.nameEl.textContent = c.name;
+    c.nameEl.title = c.name;
+    c.removeEl.setAttribute("aria-label", t("remove_file"));
+    c.removeEl.title = t("remove_file");
+    var share = c.state === "uploading" && c.size ? Math.min(1, c.loaded / c.size) : 0;
+    c.barEl.firstChild.style.width = Math.round(share * 100) + "%";
+    if (c.state === "failed") c.infoEl.textContent = t(c.reason);
+    else if (c.state === "ready") c.infoEl.textContent = formatSize(c.size);
+    else c.infoEl.textContent = t("uploading") + (share ? " " + fmt.percent.format(share) : "");
+  }
+  function hasFiles(e) {
+    var types = e.dataTransfer && e.dataTransfer.types;
+    return !!types && Array.prototype.indexOf.call(types, "Files") >= 0;
+  }
+  function onDrag(e) {
+    if (!hasFiles(e)) return;
+    e.preventDefault(); // lets the panel take the drop
+    e.dataTransfer.dropEffect = "copy";
+    if (e.type === "dragenter") S.dragDepth++;
+    ui.drop.hidden = false;
+  }
+  function onDragLeave(e) {
+    if (!hasFiles(e)) return;
+    S.dragDepth = Math.max(0, S.dragDepth - 1);
+    if (!S.dragDepth) ui.drop.hidden = true;
+  }
+  function onDrop(e) {
+    if (!hasFiles(e)) return;
+    e.preventDefault(); // else the browser opens the file in place of the host page
+    S.dragDepth = 0;
+    ui.drop.hidden = true;
+    addFiles(e.dataTransfer.files);
+  }
+  function onPaste(e) {
+    var data = e.clipboardData;
+    if (!data || !data.files || !data.files.length) return;
+    addFiles(data.files);
+    if (!data.getData("text/plain")) e.preventDefault(); // a pasted picture, not its file name as text
   }
 
   // ---------------------------------------------------------------- open / close / public API
