@@ -140,7 +140,7 @@ class Transcripts:
             case AuthorKind.NOTE:
                 return f"{row.author_name or widget('agent')} {NOTE_MARK}"
             case _:
-                return widget("team")
+                return widget("support_team")
 
 
 def _check_time_zone(name: str) -> str:

@@ -224,8 +224,9 @@ class FakeBridge:
         if not isinstance(client_id, str) or not 1 <= len(client_id) <= 64 or not isinstance(text, str) or not text:
             await self._send(ws, {"type": "error", "code": "bad_frame", "reason": "client_id and text required"})
             return
-        if len(text) > 10_000:
-            await self._send(ws, {"type": "error", "code": "too_long", "reason": "max 10000 characters"})
+        if len(text) > 10_000:  # a refused message is named, as the bridge names it
+            refused = {"type": "error", "code": "too_long", "reason": "max 10000 characters", "client_id": client_id}
+            await self._send(ws, refused)
             return
         existing = conv.by_client_id.get(client_id)
         if existing is not None:  # a resend after a reconnect: same answer, nothing stored twice

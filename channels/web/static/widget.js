@@ -977,14 +977,15 @@
         chosen(f);
         break;
       case "error":
-        handleError(f.code);
+        handleError(f.code, typeof f.client_id === "string" ? f.client_id : null);
         break;
       default:
         break; // pong and unknown frames
     }
   }
 
-  function handleError(code) {
+  // ``cid``: the refused message's client_id (the bridge names it); null for a frame that was not a message
+  function handleError(code, cid) {
     if (code === "bad_choice" || code === "stale_choice") { choiceSettled(); renderList(false); return; }
     if (code === "bad_time_zone") { transcriptDone(); requestTranscript(false); return; } // the server's zone then
     if (code === "no_conversation" || code === "not_found") { transcriptDone(); return; }
@@ -1005,9 +1006,16 @@
       return;
     }
     if (code === "not_authenticated") { dropSocket(); scheduleReconnect(); return; }
-    if (code === "too_long" || code === "bad_frame" || code === "bad_json" || code === "rate_limited") {
-      var cid = S.inflight.shift();
-      if (!cid) return;
+    if (!cid) {
+      // not a message: a press or a transcript request refused (e.g. rate_limited), which settles it
+      if (S.choosing) { choiceSettled(); renderList(false); }
+      if (S.transcriptBusy) transcriptDone();
+      return;
+    }
+    if (code === "too_long" || code === "bad_frame" || code === "rate_limited") {
+      var at = S.inflight.indexOf(cid);
+      if (at < 0) return; // not one this page is waiting for
+      S.inflight.splice(at, 1);
       if (code === "rate_limited") {
         setNotice("rate_limited"); // the message stays "sending": say why, until one is acknowledged again
         clearTimeout(S.rateTimer);
@@ -1024,11 +1032,7 @@
     S.rateTimer = 0;
     // everything was acknowledged meanwhile (e.g. resent after a reconnect): no ack is coming to clear the notice
     if (!S.pending.some(function (p) { return !p.failed; })) setNotice(null);
-    // Resend every message not acknowledged yet: an error frame names no message, and a refusal can overtake the
-    // acks of earlier messages (then the one taken off `inflight` was not the refused one). A message stored
-    // meanwhile is only acknowledged again.
-    S.inflight = [];
-    flushOutbox();
+    flushOutbox(); // the refused messages (taken off `inflight` by name) go again
   }
 
   // ---------------------------------------------------------------- notice above the composer
