@@ -523,7 +523,7 @@ def _outbound_view(out: OutboundText) -> dict[str, Any]:
         "id": out.message_id,
         "author": str(out.author),
         "author_name": out.author_name,
-        "text": _with_file_labels(out),
+        "text": out.text,
         "created_at": out.created_at.isoformat(),
         "status": None,
         "client_id": None,
@@ -535,12 +535,6 @@ def _outbound_view(out: OutboundText) -> dict[str, Any]:
 def _file_views(attachments: Sequence[Attachment]) -> list[dict[str, Any]]:
     """What the widget shows of files: name, type and size (a file's URL is private)."""
     return [{"name": a.name, "media_type": a.media_type, "size": a.size} for a in attachments]
-
-
-def _with_file_labels(out: OutboundText) -> str:
-    """The text with a line per shared file: the widget shows text only, and a file's URL is private."""
-    labels = [f"📎 {a.name} (file shared by the agent; it cannot be opened in this chat)" for a in out.attachments]
-    return "\n".join(part for part in (out.text, *labels) if part)
 
 
 def _history_view(item: HistoryItem, visitor: str) -> dict[str, Any]:

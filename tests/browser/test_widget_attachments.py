@@ -220,8 +220,8 @@ async def test_files_dropped_on_the_panel_or_pasted_into_the_message_box_are_sen
 
 
 async def test_an_agents_file_shows_as_a_file_live_and_after_a_reload(demo_bridge: Harness, browser: Browser) -> None:
-    """A live frame's text ends with an English "📎 name (file shared by the agent…)" line for text-only clients,
-    which the history has not: the widget shows the files from ``attachments``, the same way in both."""
+    """The widget shows an agent's files from ``attachments``, the same way live and after a reload (live frames
+    once also ended their text with an English "📎 name (file shared by the agent…)" line)."""
     h = demo_bridge
     page, problems = await new_page(browser)
     await _open_widget(h, page)

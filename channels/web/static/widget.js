@@ -879,7 +879,7 @@
         id: m.id,
         author: m.author,
         author_name: typeof m.author_name === "string" ? m.author_name : null,
-        text: withoutFileLines(m.text, files),
+        text: m.text,
         files: files,
         created_at: m.created_at || new Date().toISOString(),
         status: m.status === "delivered" ? "delivered" : "sent",
@@ -891,16 +891,6 @@
     }
     if (m.author === "customer" && m.client_id) resolvePending(m.client_id);
     return created;
-  }
-  // A live frame's text ends with a "📎 name (…)" line per file, in English, for clients that show text only; the
-  // widget shows the files themselves (in the visitor's language), so those lines go.
-  function withoutFileLines(text, files) {
-    var lines = text.split("\n");
-    for (var i = files.length - 1; i >= 0 && lines.length; i--) {
-      if (lines[lines.length - 1].indexOf("\uD83D\uDCCE " + files[i].name) !== 0) break;
-      lines.pop();
-    }
-    return lines.join("\n");
   }
   function resolvePending(clientId) {
     var before = S.pending.length;
