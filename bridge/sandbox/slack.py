@@ -25,6 +25,7 @@ from aiohttp.helpers import content_disposition_header
 from slack_sdk.signature import SignatureVerifier
 
 from bridge.sandbox.slack_manifest import AppManifest
+from bridge.sandbox.slack_socket_mode import CONNECTIONS_OPEN, SocketModeServer
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,8 @@ class RecordedCall:
 
 @dataclass
 class Delivery:
-    """One HTTP delivery attempt to ``events_url`` (events, interactions, commands)."""
+    """One delivery attempt (events, interactions, commands): a POST to ``events_url``, or an envelope on the app's
+    Socket Mode connection (status 200 once acknowledged)."""
 
     kind: str
     event_id: str | None
@@ -318,6 +320,9 @@ class SlackEmulator:
             "files.completeUploadExternal": self._files_complete_upload,
             "files.delete": self._files_delete,
         }
+        # Socket Mode (an app with an xapp- token): apps.connections.open, then envelopes on a WebSocket.
+        self.socket_mode = SocketModeServer(app_id=API_APP_ID, dumps=slack_json)
+        self._methods[CONNECTIONS_OPEN] = self.socket_mode.connections_open
         self.app = web.Application(middlewares=[self._learn_base_url])
         self.app.router.add_route("*", "/api/{method}", self._handle_api)
         self.app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
@@ -332,6 +337,7 @@ class SlackEmulator:
         self.app.router.add_post("/ui/home", self._ui_home)
         self.app.router.add_post("/ui/shortcut", self._ui_shortcut)
         self.app.router.add_get("/ui/files/{file_id}", self._ui_file)
+        self.socket_mode.install(self.app)
         self.app.on_cleanup.append(self._on_cleanup)
 
     # ------------------------------------------------------------------ serving
@@ -356,6 +362,11 @@ class SlackEmulator:
     def api_url(self) -> str:
         """The Web API base URL to give slack_sdk (``base_url=``) once serving."""
         return f"{self.base_url}/api/"
+
+    @property
+    def app_reachable(self) -> bool:
+        """Whether what agents do has somewhere to go: ``events_url``, or an app in Socket Mode."""
+        return bool(self.events_url) or self.socket_mode.enabled
 
     # ------------------------------------------------------------------ inspection helpers
 
@@ -592,7 +603,7 @@ class SlackEmulator:
 
     def _echo(self, channel: str, event: dict[str, Any]) -> None:
         """Deliver the event Slack would send the app for a bot action, in the background."""
-        if self.echo_bot_messages and self.events_url:
+        if self.echo_bot_messages and self.app_reachable:
             self._spawn(self._deliver(self._envelope(event)))
 
     def _message_event(self, channel: str, message: dict[str, Any]) -> dict[str, Any]:
@@ -620,7 +631,7 @@ class SlackEmulator:
         failures = self._failures.get(method)
         if failures:
             return self._failure_response(failures.pop(0))
-        error = self._auth_error(request)
+        error = self.socket_mode.auth_error(request) if method == CONNECTIONS_OPEN else self._auth_error(request)
         if error:
             return self._api_response({"ok": False, "error": error})
         handler = self._methods.get(method)
@@ -1109,7 +1120,10 @@ class SlackEmulator:
         status: int | None = None
         text = ""
         try:
-            status, text, headers = await self._post(body, content_type, extra)
+            if self.socket_mode.enabled:  # the app is in Socket Mode: an envelope on its socket, not a POST
+                status, text, headers = await self.socket_mode.send(kind, body, retry=retry, timeout=self.ack_timeout)
+            else:
+                status, text, headers = await self._post(body, content_type, extra)
             return status, text, headers
         finally:
             self.deliveries.append(
@@ -1634,7 +1648,8 @@ class SlackEmulator:
             "homes": {v["_user"]: self._public(v) for v in self.views.values() if v.get("type") == "home"},
             "commands": [asdict(c) for c in self.manifest.commands] if self.manifest else [],
             "shortcuts": [asdict(s) for s in self.manifest.shortcuts if s.type == "message"] if self.manifest else [],
-            "events_url": self.events_url,
+            # the page shows "Events to <this>"; an app in Socket Mode has no events URL
+            "events_url": self.events_url or ("the app over Socket Mode" if self.socket_mode.connected else None),
         }
 
     async def _ui_json(self, request: web.Request, *keys: str) -> dict[str, Any]:
@@ -1665,7 +1680,7 @@ class SlackEmulator:
             message = self._agent_message(text, thread_ts=thread_ts, user=user, channel=channel)
         except SlackEmulatorError as exc:
             return web.json_response({"ok": False, "error": exc.error}, status=400)
-        if self.events_url:
+        if self.app_reachable:
             self._spawn(self._deliver(self._envelope(self._message_event(channel, message))))
         return web.json_response({"ok": True, "ts": message["ts"]})
 
@@ -1700,7 +1715,7 @@ class SlackEmulator:
         return await self._ui_interaction(payload)
 
     async def _ui_interaction(self, payload: dict[str, Any]) -> web.Response:
-        if not self.events_url:
+        if not self.app_reachable:
             return web.json_response({"ok": False, "error": "events_url not set"}, status=503)
         status, _ = await self.post_interaction(payload)
         return web.json_response({"ok": 200 <= status < 300, "status": status})
@@ -1708,7 +1723,7 @@ class SlackEmulator:
     async def _ui_home(self, request: web.Request) -> web.Response:
         """The agent opens the app's Home tab."""
         data = await self._ui_json(request, "user")
-        if not self.events_url:
+        if not self.app_reachable:
             return web.json_response({"ok": False, "error": "events_url not set"}, status=503)
         status, _ = await self.open_home(data["user"])
         return web.json_response({"ok": 200 <= status < 300, "status": status})
@@ -1759,6 +1774,7 @@ async def _serve(port: int, signing_secret: str, events_url: str | None) -> None
     emulator = SlackEmulator(signing_secret=signing_secret, events_url=events_url)
     base = await emulator.start(port=port)
     print(f"Slack emulator: agent page {base}/  Web API {emulator.api_url}", flush=True)
+    print(f"  (Socket Mode: give the bridge SLACK_APP_TOKEN={emulator.socket_mode.app_token})", flush=True)
     try:
         await asyncio.Event().wait()
     finally:

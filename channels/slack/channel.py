@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Sequence
@@ -49,6 +50,7 @@ from channels.slack.home import register as register_home
 from channels.slack.permissions import Permissions
 from channels.slack.reconcile import Reconciler, card_metadata
 from channels.slack.shapes import malformed
+from channels.slack.socket_mode import SocketMode
 from channels.slack.stats import register as register_stats
 from channels.slack.transcripts import register as register_transcripts
 from channels.slack.translate import card_post, escape_mrkdwn, is_plain_id, message_posts, to_agent_reply
@@ -77,7 +79,8 @@ class SlackChannel:
     Events are verified by bolt (signing secret, timestamp window) and handled with
     ``process_before_response=True``: the reply is stored before Slack gets its 200, so an
     event is never acknowledged and then lost. Redeliveries (same ``event_id``, same ``ts``)
-    are deduplicated by the message's unique ``(channel, ts)`` source id. Follow-up Slack calls
+    are deduplicated by the message's unique ``(channel, ts)`` source id. With ``SLACK_APP_TOKEN`` they arrive over
+    Socket Mode instead (``socket_mode.py``), into the same bolt app and listeners. Follow-up Slack calls
     (a card's ``chat.update``, App Home's ``views.publish``, an Export's upload) must not hold that
     200 back: listeners hand them to ``self.background``, which ``__aexit__`` ends.
     """
@@ -158,6 +161,8 @@ class SlackChannel:
                 self.bolt, announcements, client=self.client, permissions=permissions, agent_name=self._agent_name
             )
         self.bolt.event("message")(self._on_message)
+        # SLACK_APP_TOKEN: everything reaches bolt over Slack's Socket Mode connection instead of POST /slack/events.
+        self._socket = None if settings.app_token is None else SocketMode(self.bolt, app_token=settings.app_token)
         # Replies whose event Slack dropped (an incident, the bridge down): read from the threads, through bolt.
         self.catch_up = (
             None
@@ -166,10 +171,11 @@ class SlackChannel:
         )
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
-        return [web.post("/slack/events", self._handle)]
+        """``POST /slack/events``; not mounted in Socket Mode, where Slack sends nothing there (a POST gets 404)."""
+        return [] if self._socket is not None else [web.post("/slack/events", self._handle)]
 
     async def __aenter__(self) -> Self:
-        """Check the token now (bolt would do it lazily and drop events on failure)."""
+        """Check the token now (bolt would do it lazily and drop events on failure); in Socket Mode, connect."""
         self.client.session = aiohttp.ClientSession()  # one keep-alive pool instead of one per call
         try:
             auth = await self.client.auth_test()
@@ -182,6 +188,12 @@ class SlackChannel:
         log.info("slack: connected as %s in team %s", auth.get("user"), auth.get("team"))
         self._bot_user_id = str(auth.get("user_id") or "")
         self.reconciler.own(self._bot_user_id, str(auth.get("bot_id") or ""))
+        if self._socket is not None:  # after auth.test: the listeners need our bot's user id
+            try:
+                await self._socket.start()
+            except ChannelStartupError:
+                await self.client.session.close()
+                raise
         self._register_fetcher()
         if self.catch_up is not None:
             self.catch_up.start(own_user=self._bot_user_id)
@@ -198,7 +210,9 @@ class SlackChannel:
     async def __aexit__(self, *exc: object) -> None:
         if self.catch_up is not None:
             await self.catch_up.close()  # at once: a sweep cut short is done again by the next start
-        await self.background.close()  # before the HTTP session closes: running follow-ups may still finish
+        # Socket Mode's connection closes (first: no new envelopes) while running follow-ups finish, before the HTTP
+        # session closes; the close takes at most socket_mode.CLOSE_GRACE, under the background's GRACE.
+        await asyncio.gather(*([] if self._socket is None else [self._socket.close()]), self.background.close())
         if self._fetchers is not None:
             self._fetchers.unregister(SLACK_FILE_SCHEME.rstrip(":"))
         if self.client.session is not None:

@@ -56,7 +56,8 @@ async def test_the_widget_speaks_the_visitors_language_on_another_site(
     bridge: Harness, host_site: HostSite, browser: Browser
 ) -> None:
     host_site.html = (
-        '<!doctype html><html lang="es"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Tienda</title></head><body>'
+        '<!doctype html><html lang="es"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
+        "<title>Tienda</title></head><body>"
         f'<h1>Tienda</h1><script src="{bridge.url("/widget.js")}" async></script></body></html>'
     )
     page, problems = await new_page(browser, locale="es-ES")

@@ -159,6 +159,7 @@ async def running_bridge(
     trusted_proxies: tuple[str, ...] = (),
     extra_origins: tuple[str, ...] = (),
     slack_catch_up_every: timedelta | None = None,
+    socket_mode: bool = False,
 ) -> AsyncIterator[Harness]:
     """Migrate, start the bridge on a free port, allow its own origin, point the emulator at it.
 
@@ -171,6 +172,8 @@ async def running_bridge(
     that public URL without Telegram (links the bridge gives out, e.g. App Home's chart). ``agent_group`` is
     ``SWITCHBOARD_SLACK_AGENT_GROUP`` (define its members in ``slack.usergroups``). ``slack_catch_up_every``
     replaces ``SWITCHBOARD_SLACK_CATCH_UP_MINUTES`` (the Slack threads are read at start, then this often).
+    ``socket_mode`` gives the bridge the emulator's app token (``SLACK_APP_TOKEN``) and no ``events_url``: everything
+    reaches it over Socket Mode.
     """
     await upgrade(database_url)
     settings = test_settings(database_url, str(slack_server.make_url("/api/")), tmp_path)
@@ -182,13 +185,16 @@ async def running_bridge(
     settings = replace(settings, trusted_proxies=tuple(ip_network(proxy) for proxy in trusted_proxies))
     if slack_catch_up_every is not None:
         settings = replace(settings, slack=replace(settings.slack, catch_up_every=slack_catch_up_every))
+    if socket_mode:
+        settings = replace(settings, slack=replace(settings.slack, app_token=slack.socket_mode.app_token))
     if locales_dir is not None:
         settings = replace(settings, locales_dir=locales_dir)
     if telegram is not None or public:
         settings = replace(settings, public_url=f"http://127.0.0.1:{port}")
     server = TestServer(build_app(settings, demo_page=demo_page, clock=clock), host="127.0.0.1", port=port)
     await server.start_server(shutdown_timeout=STOP_GRACE)
-    slack.events_url = str(server.make_url("/slack/events"))
+    if not socket_mode:
+        slack.events_url = str(server.make_url("/slack/events"))
     try:
         yield Harness(server=server, slack=slack, slack_server=slack_server, settings=settings)
     finally:
