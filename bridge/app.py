@@ -115,6 +115,7 @@ def build_app(
         store=store,
         identify=engine.identify,
         uploads=uploads,
+        fetchers=fetchers,  # POST /widget/file: the bytes of the conversation's files
         allowed_origins=settings.allowed_origins,
         widget_bundle=catalogs.widget_bundle,
         demo_page=demo_page,

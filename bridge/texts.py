@@ -167,6 +167,11 @@ WIDGET_STRINGS: dict[str, str] = {
     "upload_failed": pgettext("widget", "This file could not be uploaded. Remove it and try again."),
     # TRANSLATORS: Under a file that was not sent because the customer sent many files in a short time.
     "upload_rate_limited": pgettext("widget", "You are sending files quickly. Wait a moment, then add this one again."),
+    # TRANSLATORS: Before a file's name, as what a button under a message does: "Download invoice.pdf". The file's
+    # name follows after a space.
+    "download_file": pgettext("widget", "Download"),
+    # TRANSLATORS: Above the message box when a file of the conversation could not be downloaded.
+    "download_failed": pgettext("widget", "This file could not be downloaded. Try again in a moment."),
 }
 
 # The FAQ bot (bridge/faq.py): an automatic answer before an agent joins, with two buttons under it.

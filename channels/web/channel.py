@@ -17,6 +17,7 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bridge.abuse import PerMinute
+from bridge.attachments import Fetchers
 from bridge.config import SESSION_DAYS
 from bridge.events import (
     Attachment,
@@ -39,6 +40,7 @@ from bridge.transcript import Transcripts
 from bridge.upload_files import UploadFiles
 from channels.base import InboundSink, InboundSinkSoon
 from channels.web.choices import choice_views, chosen_frame
+from channels.web.downloads import WidgetDownloads
 from channels.web.heartbeat import Heartbeat
 from channels.web.middleware import OriginCheck, SocketCap
 from channels.web.protocol import (
@@ -73,7 +75,8 @@ ErrorReason = Callable[..., str | None]  # (language preferences, error code, li
 
 class WebChannel:
     """The website widget: ``GET /widget.js``, ``GET /widget/ws``, ``POST /widget/upload`` (customers' files,
-    ``channels.web.uploads``); the protocol is in docs/widget-protocol.md.
+    ``channels.web.uploads``), ``POST /widget/file`` (the files of their conversation, ``channels.web.downloads``);
+    the protocol is in docs/widget-protocol.md.
 
     A visitor's session is a server-issued random token kept by the widget (never in a URL);
     the database only stores its hash as the visitor's identity. Messages are acknowledged
@@ -89,6 +92,7 @@ class WebChannel:
         store: Store,
         identify: Identify,
         uploads: UploadFiles,
+        fetchers: Fetchers,
         sink_soon: InboundSinkSoon | None = None,
         allowed_origins: Sequence[str],
         widget_bundle: WidgetBundle | None = None,
@@ -114,6 +118,10 @@ class WebChannel:
         self._clock = clock
         # POST /widget/upload (channels/web/uploads.py): a message's ``attachments`` are looked up there
         self._uploads = WidgetUploads(files=uploads, origins=self._origins, authenticate=self._session_visitor)
+        # POST /widget/file (channels/web/downloads.py): the bytes behind a message's ``attachments``
+        self._downloads = WidgetDownloads(
+            store=store, fetchers=fetchers, origins=self._origins, authenticate=self._session_visitor
+        )
         self._sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self._sessions: dict[web.WebSocketResponse, Session] = {}
         self._open: set[web.WebSocketResponse] = set()  # every socket, with or without a hello
@@ -125,6 +133,7 @@ class WebChannel:
             web.get("/widget/ws", self._websocket),
             web.get("/widget/i18n", self._i18n),
             *self._uploads.routes(),
+            *self._downloads.routes(),
         ]
         if self._demo_page is not None:
             routes.append(web.get("/", self._demo))
@@ -533,7 +542,8 @@ def _outbound_view(out: OutboundText) -> dict[str, Any]:
 
 
 def _file_views(attachments: Sequence[Attachment]) -> list[dict[str, Any]]:
-    """What the widget shows of files: name, type and size (a file's URL is private)."""
+    """What the widget shows of files: name, type and size (a file's URL is private; ``POST /widget/file`` gives
+    the bytes by message id and index)."""
     return [{"name": a.name, "media_type": a.media_type, "size": a.size} for a in attachments]
 
 

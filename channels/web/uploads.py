@@ -19,9 +19,9 @@ The contract (the widget is built against it; docs/widget-protocol.md has it too
 - ``OPTIONS /widget/upload`` answers the CORS preflight for an allowed ``Origin`` (the widget runs on the host's
   site, the bridge on its own); every answer to an allowed origin carries ``Access-Control-Allow-Origin``, so the
   widget can read the refusals too. No cookies are involved: the session travels in its header.
-- No route serves an upload back, and none takes an upload id in its URL (``tests/scenarios/test_idor.py`` pins the
-  route table): a visitor's history lists their files by name, type and size; agents get the bytes in the Slack
-  thread.
+- No route takes an upload id in its URL (``tests/scenarios/test_idor.py`` pins the route table): a visitor's
+  history lists their files by name, type and size; agents get the bytes in the Slack thread, and the visitor by the
+  message's id (``POST /widget/file``, channels/web/downloads.py).
 """
 
 from __future__ import annotations
@@ -45,9 +45,15 @@ __all__ = [
     "DISK_RESERVE_BYTES",
     "MAX_NAME_CHARS",
     "MAX_UPLOAD_BYTES",
+    "SESSION_HEADER",
     "UPLOADS_PER_MINUTE",
+    "Authenticate",
+    "Refused",
     "WidgetUploads",
+    "cors_headers",
     "display_name",
+    "json_response",
+    "session_visitor",
 ]
 
 log = logging.getLogger("switchboard.web.uploads")
@@ -76,15 +82,15 @@ Authenticate = Callable[[str], Awaitable[str | None]]
 """A session token -> its visitor's id, or None when the session is unknown or expired."""
 
 
-class _Refused(Exception):
-    """An upload refused: the answer to give, with nothing stored."""
+class Refused(Exception):
+    """A request refused: the answer to give, with nothing stored (the widget's file routes share it)."""
 
     def __init__(self, status: int, code: str, reason: str) -> None:
         super().__init__(reason)
         self.status, self.code, self.reason = status, code, reason
 
     def response(self, cors: dict[str, str]) -> web.Response:
-        return _json(self.status, {"error": self.code, "reason": self.reason}, cors)
+        return json_response(self.status, {"error": self.code, "reason": self.reason}, cors)
 
 
 @final
@@ -118,43 +124,30 @@ class WidgetUploads:
     # --- HTTP ---------------------------------------------------------------------------
 
     async def _preflight(self, request: web.Request) -> web.Response:
-        cors = self._cors(request)
+        cors = cors_headers(self._origins, request)
         if cors is None:
             return _bad_origin()
         return web.Response(status=204, headers={**cors, **_PREFLIGHT})
 
     async def _upload(self, request: web.Request) -> web.Response:
-        cors = self._cors(request)
+        cors = cors_headers(self._origins, request)
         if cors is None:
             return _bad_origin()
         try:
-            visitor = await self._visitor(request)
+            visitor = await session_visitor(request, self._authenticate)
             if not self._recent.allow(visitor):
-                raise _Refused(429, "rate_limited", f"more than {self._recent.limit} files a minute; wait a moment")
+                raise Refused(429, "rate_limited", f"more than {self._recent.limit} files a minute; wait a moment")
             upload = await self._receive(request, visitor)
-        except _Refused as refused:
+        except Refused as refused:
             return refused.response(cors)
         body = {"upload": upload.id, "name": upload.name, "size": upload.size, "media_type": upload.media_type}
-        return _json(201, body, cors)
-
-    def _cors(self, request: web.Request) -> dict[str, str] | None:
-        """The CORS headers for the request's allowed ``Origin``; None when it has none or another one."""
-        if not self._origins.allows(request):
-            return None
-        return {"Access-Control-Allow-Origin": request.headers["Origin"], "Vary": "Origin"}
-
-    async def _visitor(self, request: web.Request) -> str:
-        token = request.headers.get(SESSION_HEADER, "")
-        visitor = await self._authenticate(token) if len(token) in _TOKEN_CHARS else None
-        if visitor is None:
-            raise _Refused(401, "bad_session", f"unknown or expired session: send hello, then {SESSION_HEADER}")
-        return visitor
+        return json_response(201, body, cors)
 
     async def _receive(self, request: web.Request, visitor: str) -> StoredUpload:
         """Stream the body to a new upload of ``visitor``: sniffed, capped, then committed; else nothing stays."""
         declared = request.content_type  # aiohttp: lower case, no parameters; application/octet-stream if absent
         if declared not in ALLOWED_TYPES:
-            raise _Refused(415, "unsupported_type", f"{declared[:80]} files are not accepted: {_ALLOWED_LIST} only")
+            raise Refused(415, "unsupported_type", f"{declared[:80]} files are not accepted: {_ALLOWED_LIST} only")
         if request.content_length is not None and request.content_length > self._max_bytes:
             raise self._too_large()
         if request.content_length == 0:
@@ -162,7 +155,7 @@ class WidgetUploads:
         name = display_name(request.headers.get("X-Filename", ""))
         if await self._files.free_bytes() - (request.content_length or self._max_bytes) < DISK_RESERVE_BYTES:
             log.error("uploads: refused, less than %d MB free for %s", DISK_RESERVE_BYTES // 2**20, self._files.root)
-            raise _Refused(507, "insufficient_storage", "the chat cannot take files right now; try again later")
+            raise Refused(507, "insufficient_storage", "the chat cannot take files right now; try again later")
         partial = await self._files.begin(visitor)
         try:
             await self._copy(request, partial.write, declared)
@@ -193,8 +186,24 @@ class WidgetUploads:
         if text is not None and not text.feed(b"", last=True):
             raise _not_text()
 
-    def _too_large(self) -> _Refused:
-        return _Refused(413, "file_too_large", f"files are limited to {self._max_bytes // 2**20} MB")
+    def _too_large(self) -> Refused:
+        return Refused(413, "file_too_large", f"files are limited to {self._max_bytes // 2**20} MB")
+
+
+def cors_headers(origins: OriginCheck, request: web.Request) -> dict[str, str] | None:
+    """The CORS headers for the request's allowed ``Origin``; None when it has none or another one."""
+    if not origins.allows(request):
+        return None
+    return {"Access-Control-Allow-Origin": request.headers["Origin"], "Vary": "Origin"}
+
+
+async def session_visitor(request: web.Request, authenticate: Authenticate) -> str:
+    """The visitor of the request's ``X-Switchboard-Session``; Refused 401 ``bad_session`` when it has none alive."""
+    token = request.headers.get(SESSION_HEADER, "")
+    visitor = await authenticate(token) if len(token) in _TOKEN_CHARS else None
+    if visitor is None:
+        raise Refused(401, "bad_session", f"unknown or expired session: send hello, then {SESSION_HEADER}")
+    return visitor
 
 
 def display_name(header: str) -> str:
@@ -223,20 +232,20 @@ def _agree(head: bytes, declared: str) -> None:
     sniffed = sniff(head)
     if sniffed != (None if declared == TEXT else declared):
         shown = sniffed or ("not a known type" if declared != TEXT else "binary")
-        raise _Refused(415, "unsupported_type", f"the file is {shown}, not {declared}: {_ALLOWED_LIST} only")
+        raise Refused(415, "unsupported_type", f"the file is {shown}, not {declared}: {_ALLOWED_LIST} only")
 
 
-def _not_text() -> _Refused:
-    return _Refused(415, "unsupported_type", "the file is not plain UTF-8 text (or it contains NUL bytes)")
+def _not_text() -> Refused:
+    return Refused(415, "unsupported_type", "the file is not plain UTF-8 text (or it contains NUL bytes)")
 
 
-def _empty() -> _Refused:
-    return _Refused(400, "empty_file", "the file is empty")
+def _empty() -> Refused:
+    return Refused(400, "empty_file", "the file is empty")
 
 
 def _bad_origin() -> web.Response:
-    return _json(403, {"error": "bad_origin", "reason": "this site may not send files to the chat"}, {})
+    return json_response(403, {"error": "bad_origin", "reason": "this site may not send files to the chat"}, {})
 
 
-def _json(status: int, body: dict[str, object], headers: dict[str, str]) -> web.Response:
+def json_response(status: int, body: dict[str, object], headers: dict[str, str]) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(body), content_type="application/json", headers=headers)

@@ -241,6 +241,37 @@ async def test_an_agents_file_shows_as_a_file_live_and_after_a_reload(demo_bridg
     assert problems == []
 
 
+async def test_a_click_on_an_agents_file_downloads_it(demo_bridge: Harness, browser: Browser) -> None:
+    """The file's button fetches it (``POST /widget/file``, the session in its header) and saves it from a Blob;
+    a file the bridge cannot give says so above the message box."""
+    h = demo_bridge
+    page, problems = await new_page(browser, accept_downloads=True)
+    await _open_widget(h, page)
+    await page.locator("textarea.sb-input").fill("Can I have the invoice?")
+    await page.locator("textarea.sb-input").press("Enter")
+    await h.slack.wait_for(lambda: len(h.slack.channel_messages()) == 1)
+    root = str(h.slack.channel_messages()[0]["ts"])
+    await h.slack.agent_shares_file("invoice.pdf", PDF, thread_ts=root, text="Attached")
+    button = page.locator(".sb-other").last.locator("button.sb-file")
+    await expect(button).to_have_accessible_name(f"{_text(h, 'en', 'download_file')} invoice.pdf")
+    async with page.expect_download() as download:
+        await button.click()
+    saved = await download.value
+    assert saved.suggested_filename == "invoice.pdf"
+    assert await asyncio.to_thread(Path(await saved.path()).read_bytes) == PDF
+    await expect(button).not_to_have_attribute("aria-busy", "true")
+    OUT.mkdir(exist_ok=True)
+    await page.screenshot(path=str(OUT / "widget-file-download.png"))
+
+    h.slack.file_bytes.clear()  # deleted in Slack since: the bridge answers 404 gone
+    await button.click()
+    await expect(page.locator(".sb-notice-text")).to_have_text(_text(h, "en", "download_failed"))
+    await page.screenshot(path=str(OUT / "widget-file-download-failed.png"))
+    assert problems == [  # Chromium logs the 404; the widget adds nothing
+        "console error: Failed to load resource: the server responded with a status of 404 (Not Found)"
+    ]
+
+
 @DEVICES
 async def test_a_file_too_large_or_in_disguise_is_refused_on_its_chip_and_nothing_is_sent(
     demo_bridge: Harness, browser: Browser, tmp_path: Path, device: dict[str, Any], locale: str, shot: str

@@ -9,6 +9,8 @@ survey (a message with choices). Visitor A's session then tries 10,000 ids and t
 - WebSocket ``choose``: ``message_id`` (B's survey and other messages, neighbours, random, out of range);
 - WebSocket ``message`` with ``attachments``: upload ids (B's, its one-character neighbours, random, malformed);
 - ``POST /widget/upload``: ``X-Switchboard-Session`` (B's token changed, B's hash, random tokens);
+- ``POST /widget/file``: ``message_id`` and ``index`` (B's messages, the one with B's file, neighbours, random; kept
+  under the 30 downloads a minute one visitor may ask for);
 - HTTP: no visitor route takes an id or a token (``test_no_route_takes_an_id_or_a_token`` pins the route table);
   guessed id URLs and ids in the query of every route a visitor can reach.
 
@@ -56,11 +58,12 @@ SURVEY = [f"csat:{n}" for n in range(1, 6)]
 ATTEMPTS = {
     "hello.session": 2_600,
     "hello.last_seen": 500,
-    "transcript": 3_000,
+    "transcript": 2_971,
     "choose": 3_000,
     "http": 500,
     "upload.session": 200,
     "attachments": 200,
+    "file": 29,  # POST /widget/file: under DOWNLOADS_PER_MINUTE, A's downloads in one minute
 }
 MISSING_UPLOAD = "A" * 24  # an upload id (24 URL-safe characters) no visitor has
 HTTP_TEMPLATES = (
@@ -85,6 +88,8 @@ VISITOR_ROUTES = {  # every route a visitor's browser can reach; a new one needs
     ("GET", "/charts/daily.png"),  # a signed link (exp, sig) for Slack: no visitor id or token
     ("POST", "/widget/upload"),  # the session in a header (attacked below); the ids it gives, as attachments
     ("OPTIONS", "/widget/upload"),  # the CORS preflight: no id, no token
+    ("POST", "/widget/file"),  # message ids and file indexes in the body, the session in a header (attacked below)
+    ("OPTIONS", "/widget/file"),  # the CORS preflight: no id, no token
     ("POST", "/slack/events"),  # signed by Slack
 }
 
@@ -372,6 +377,16 @@ async def test_visitor_a_reads_nothing_of_b_over_10000_ids_and_tokens(harness: H
         assert orjson.loads(replies[0])["code"] == "bad_frame"
         assert not _mismatches(sent, replies, lambda _u: replies[0]), "an upload id got a different reply"
 
+        # POST /widget/file: B's messages (the one with B's file too), neighbours, bad indexes -> the missing id's 404
+        files = [(MISSING, 0), *((n, 0) for n in sorted(b.messages)), *((n, 1) for n in sorted(b.messages))]
+        files += [(n + d, 0) for n in (min(b.messages), max(b.messages)) for d in (-2, -1, 1, 2)]
+        files += [(0, 0), (-1, 0), (min(b.messages), -1)]
+        while len(files) < ATTEMPTS["file"]:
+            files.append((rng.randint(1, top), 0))
+        downloads = [await _download(h, http, a.token, n, index) for n, index in files]
+        assert downloads[0].startswith('404 {"error":"not_found"'), downloads[0]
+        assert not _mismatches(files, downloads, lambda _f: downloads[0]), "a file id got a different reply"
+
         # nothing of B's reached A, and nothing was written
         assert sum(ATTEMPTS.values()) == 10_000
         assert (
@@ -382,6 +397,7 @@ async def test_visitor_a_reads_nothing_of_b_over_10000_ids_and_tokens(harness: H
             attempts_http,
             len(upload_tokens),
             len(sent),
+            len(files),
         ) == tuple(ATTEMPTS.values())
         assert not [f for f in attacker.received if MARKER in f]
         assert _message_ids(attacker.received) <= a.messages
@@ -501,6 +517,14 @@ async def _http_attack(
         replies = await asyncio.gather(*(get(template, n) for n in ids))
         results[template] = list(zip(ids, replies, strict=True))
     return results
+
+
+async def _download(h: Harness, http: aiohttp.ClientSession, token: str, message_id: int, index: int) -> str:
+    """``POST /widget/file`` as the widget asks it, with ``token``'s session: "STATUS BODY"."""
+    headers = {"Origin": h.origin, "X-Switchboard-Session": token}
+    body = {"message_id": message_id, "index": index}
+    async with http.post(h.url("/widget/file"), json=body, headers=headers) as response:
+        return f"{response.status} {await response.text(errors='replace')}"
 
 
 def _canonical(reply: str) -> str:

@@ -63,6 +63,8 @@
     too_many_files: "A message can carry at most 15 files.",
     upload_failed: "This file could not be uploaded. Remove it and try again.",
     upload_rate_limited: "You are sending files quickly. Wait a moment, then add this one again.",
+    download_file: "Download",
+    download_failed: "This file could not be downloaded. Try again in a moment.",
     // optional keys (the server may translate them; English fallbacks are only used for English UIs)
     greeting: "Hi there! Ask us anything, we usually reply within a few minutes.",
     failed: "Not sent",
@@ -619,16 +621,38 @@
     return row;
   }
 
-  function buildFiles(files) { // 📎 name · size; never a link: files stay private (agents get them in Slack)
+  function buildFiles(files) { // 📎 name · size, a button: POST /widget/file (no URL holds the file or the session)
     var list = el("ul", { class: "sb-files" });
-    files.forEach(function (f) {
-      list.appendChild(el("li", { class: "sb-file" }, [
+    files.forEach(function (f, index) {
+      var button = el("button", { type: "button", class: "sb-file", "aria-label": t("download_file") + " " + f.name }, [
         icon("clip"),
         el("span", { class: "sb-file-name", dir: "auto", text: f.name }),
         el("span", { class: "sb-file-size", text: formatSize(f.size) }),
-      ]));
+        icon("download", "sb-file-get"),
+      ]);
+      button.addEventListener("click", function () { downloadFile(button, index, f.name); });
+      list.appendChild(el("li", {}, [button]));
     });
     return list;
+  }
+  function downloadFile(button, index, name) {
+    var row = button.closest(".sb-row");
+    var id = row ? Number(row.getAttribute("data-id")) : 0; // no id yet: the message is still being sent
+    if (!id || !S.session || button.getAttribute("aria-busy")) return;
+    button.setAttribute("aria-busy", "true");
+    fetch(BASE + "/widget/file", {
+      method: "POST",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json", "X-Switchboard-Session": S.session },
+      body: JSON.stringify({ message_id: id, index: index }),
+    })
+      .then(function (r) { if (!r.ok) throw new Error("file " + r.status); return r.blob(); })
+      .then(function (blob) {
+        saveBlob(blob, name);
+        if (S.notice === "download_failed") setNotice(null);
+      })
+      .catch(function () { setNotice("download_failed"); })
+      .then(function () { button.removeAttribute("aria-busy"); });
   }
 
   function updateRow(row, m, first, last, isLastOwn, isNewest) {
@@ -1116,7 +1140,10 @@
     transcriptDone();
     if (typeof f.text !== "string") return;
     var name = typeof f.filename === "string" && /^[\w.-]{1,80}$/.test(f.filename) ? f.filename : "transcript.txt";
-    var url = URL.createObjectURL(new Blob([f.text], { type: "text/plain;charset=utf-8" }));
+    saveBlob(new Blob([f.text], { type: "text/plain;charset=utf-8" }), name);
+  }
+  function saveBlob(blob, name) { // a download from memory: an <a download> clicked, its URL revoked after
+    var url = URL.createObjectURL(blob);
     var a = el("a", { href: url, download: name, hidden: true });
     ui.root.appendChild(a);
     a.click();
