@@ -23,20 +23,13 @@ from bridge.engine import MESSAGE
 from bridge.events import ChannelKind
 from channels.web import WebChannel
 from channels.web.uploads import MAX_UPLOAD_BYTES
-from tests.support.chromium import OUT, new_page
+from tests.support.chromium import DESKTOP, OUT, PHONE_RTL, new_page
 from tests.support.harness import Harness
 from tests.support.races import writer_held
 from tests.support.uploads import PNG, uploads_on_disk
 
 pytestmark = pytest.mark.browser
 
-DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, "locale": "en-US"}
-PHONE_RTL: dict[str, Any] = {
-    "viewport": {"width": 360, "height": 740},
-    "locale": "ar",
-    "is_mobile": True,
-    "has_touch": True,
-}
 DEVICES = pytest.mark.parametrize(
     ("device", "locale", "shot"), [(DESKTOP, "en", "desktop"), (PHONE_RTL, "ar", "phone-rtl")]
 )

@@ -17,20 +17,13 @@ from playwright.async_api import Browser, Page, expect
 from bridge import texts
 from bridge.engine import MESSAGE
 from channels.web import channel as web_channel
-from tests.support.chromium import OUT, new_page
+from tests.support.chromium import DESKTOP, OUT, PHONE_RTL, new_page
 from tests.support.harness import Harness
 from tests.support.races import writer_held
 
 pytestmark = pytest.mark.browser
 
 LIMIT = 2  # messages a minute per socket, for the test
-DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, "locale": "en-US"}
-PHONE_RTL: dict[str, Any] = {
-    "viewport": {"width": 360, "height": 740},
-    "locale": "ar",
-    "is_mobile": True,
-    "has_touch": True,
-}
 
 
 def _notice_text(h: Harness, locale: str) -> str:

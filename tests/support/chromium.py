@@ -21,6 +21,14 @@ CHROMIUM_ARGS = [
 HAVE_CHROMIUM = bool(os.path.exists(CHROMIUM) or shutil.which(CHROMIUM))
 OUT = Path(__file__).resolve().parents[2] / "test-output"
 TIMEOUT = 5_000
+# Browser contexts (``new_page(browser, **DEVICE)``) for a widget checked on a desktop and on a phone in Arabic (RTL).
+DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, "locale": "en-US"}
+PHONE_RTL: dict[str, Any] = {
+    "viewport": {"width": 360, "height": 740},
+    "locale": "ar",
+    "is_mobile": True,
+    "has_touch": True,
+}
 
 
 async def new_page(browser: Browser, **ctx: Any) -> tuple[Page, list[str]]:
