@@ -33,7 +33,15 @@ from bridge.events import Attachment, ChannelKind, ExternalRef
 from bridge.history import customer_history
 from bridge.store import Store
 from channels.web.middleware import OriginCheck
-from channels.web.uploads import SESSION_HEADER, Authenticate, Refused, cors_headers, json_response, session_visitor
+from channels.web.visitor_http import (
+    SESSION_HEADER,
+    Authenticate,
+    Refused,
+    admitted,
+    bad_origin,
+    cors_headers,
+    preflight,
+)
 
 __all__ = ["DOWNLOADS_PER_MINUTE", "WidgetDownloads"]
 
@@ -71,19 +79,14 @@ class WidgetDownloads:
         return [web.post(FILE_PATH, self._download), web.options(FILE_PATH, self._preflight)]
 
     async def _preflight(self, request: web.Request) -> web.Response:
-        cors = cors_headers(self._origins, request)
-        if cors is None:
-            return _bad_origin()
-        return web.Response(status=204, headers={**cors, **_PREFLIGHT})
+        return preflight(self._origins, request, _PREFLIGHT)
 
     async def _download(self, request: web.Request) -> web.Response:
         cors = cors_headers(self._origins, request)
         if cors is None:
-            return _bad_origin()
+            return bad_origin()
         try:
-            visitor = await session_visitor(request, self._authenticate)
-            if not self._recent.allow(visitor):
-                raise Refused(429, "rate_limited", f"more than {self._recent.limit} files a minute; wait a moment")
+            visitor = await admitted(request, self._authenticate, self._recent)
             message_id, index = await _asked(request)
             attachment = await self._attachment(visitor, message_id, index)
             try:
@@ -141,7 +144,3 @@ def _not_found() -> Refused:
 
 def _bad_request() -> Refused:
     return Refused(400, "bad_request", 'send {"message_id": INT, "index": INT} (at most 1 KB of JSON)')
-
-
-def _bad_origin() -> web.Response:
-    return json_response(403, {"error": "bad_origin", "reason": "this site may not read files of the chat"}, {})

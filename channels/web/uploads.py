@@ -32,7 +32,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import final
 from urllib.parse import unquote
 
-import orjson
 from aiohttp import web
 
 from bridge.abuse import PerMinute
@@ -40,20 +39,24 @@ from bridge.events import Attachment
 from bridge.upload_files import StoredUpload, UploadFiles
 from channels.web.middleware import OriginCheck
 from channels.web.sniff import ALLOWED_TYPES, SNIFF_BYTES, TEXT, TextCheck, sniff
+from channels.web.visitor_http import (
+    SESSION_HEADER,
+    Authenticate,
+    Refused,
+    admitted,
+    bad_origin,
+    cors_headers,
+    json_response,
+    preflight,
+)
 
 __all__ = [
     "DISK_RESERVE_BYTES",
     "MAX_NAME_CHARS",
     "MAX_UPLOAD_BYTES",
-    "SESSION_HEADER",
     "UPLOADS_PER_MINUTE",
-    "Authenticate",
-    "Refused",
     "WidgetUploads",
-    "cors_headers",
     "display_name",
-    "json_response",
-    "session_visitor",
 ]
 
 log = logging.getLogger("switchboard.web.uploads")
@@ -65,9 +68,7 @@ UPLOADS_PER_MINUTE = 20  # per visitor (session)
 # data folder), and a full disk would stop it storing customers' messages.
 DISK_RESERVE_BYTES = 1024**3
 MAX_NAME_CHARS = 100
-SESSION_HEADER = "X-Switchboard-Session"
 _CHUNK = 256 * 1024
-_TOKEN_CHARS = range(20, 101)  # as hello's session (channels.web.protocol)
 _UNSAFE = frozenset('<>:"/\\|?*')  # path separators, Windows' reserved characters, and no markup
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})  # controls, bidi overrides, surrogates
 _RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))})
@@ -77,20 +78,6 @@ _PREFLIGHT = {
     "Access-Control-Allow-Headers": f"Content-Type, X-Filename, {SESSION_HEADER}",
     "Access-Control-Max-Age": "600",
 }
-
-Authenticate = Callable[[str], Awaitable[str | None]]
-"""A session token -> its visitor's id, or None when the session is unknown or expired."""
-
-
-class Refused(Exception):
-    """A request refused: the answer to give, with nothing stored (the widget's file routes share it)."""
-
-    def __init__(self, status: int, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.code, self.reason = status, code, reason
-
-    def response(self, cors: dict[str, str]) -> web.Response:
-        return json_response(self.status, {"error": self.code, "reason": self.reason}, cors)
 
 
 @final
@@ -124,19 +111,14 @@ class WidgetUploads:
     # --- HTTP ---------------------------------------------------------------------------
 
     async def _preflight(self, request: web.Request) -> web.Response:
-        cors = cors_headers(self._origins, request)
-        if cors is None:
-            return _bad_origin()
-        return web.Response(status=204, headers={**cors, **_PREFLIGHT})
+        return preflight(self._origins, request, _PREFLIGHT)
 
     async def _upload(self, request: web.Request) -> web.Response:
         cors = cors_headers(self._origins, request)
         if cors is None:
-            return _bad_origin()
+            return bad_origin()
         try:
-            visitor = await session_visitor(request, self._authenticate)
-            if not self._recent.allow(visitor):
-                raise Refused(429, "rate_limited", f"more than {self._recent.limit} files a minute; wait a moment")
+            visitor = await admitted(request, self._authenticate, self._recent)
             upload = await self._receive(request, visitor)
         except Refused as refused:
             return refused.response(cors)
@@ -190,22 +172,6 @@ class WidgetUploads:
         return Refused(413, "file_too_large", f"files are limited to {self._max_bytes // 2**20} MB")
 
 
-def cors_headers(origins: OriginCheck, request: web.Request) -> dict[str, str] | None:
-    """The CORS headers for the request's allowed ``Origin``; None when it has none or another one."""
-    if not origins.allows(request):
-        return None
-    return {"Access-Control-Allow-Origin": request.headers["Origin"], "Vary": "Origin"}
-
-
-async def session_visitor(request: web.Request, authenticate: Authenticate) -> str:
-    """The visitor of the request's ``X-Switchboard-Session``; Refused 401 ``bad_session`` when it has none alive."""
-    token = request.headers.get(SESSION_HEADER, "")
-    visitor = await authenticate(token) if len(token) in _TOKEN_CHARS else None
-    if visitor is None:
-        raise Refused(401, "bad_session", f"unknown or expired session: send hello, then {SESSION_HEADER}")
-    return visitor
-
-
 def display_name(header: str) -> str:
     """The label of an uploaded file, from its ``X-Filename`` (percent-encoded UTF-8): only ever shown, never a path.
 
@@ -241,11 +207,3 @@ def _not_text() -> Refused:
 
 def _empty() -> Refused:
     return Refused(400, "empty_file", "the file is empty")
-
-
-def _bad_origin() -> web.Response:
-    return json_response(403, {"error": "bad_origin", "reason": "this site may not send files to the chat"}, {})
-
-
-def json_response(status: int, body: dict[str, object], headers: dict[str, str]) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json", headers=headers)
