@@ -55,6 +55,16 @@ def _text(h: Harness, locale: str, key: str) -> str:
     return h.bridge.catalogs.pgettext(locale, texts.WIDGET_CONTEXT, texts.WIDGET_STRINGS[key])
 
 
+async def _agent_shares_an_invoice(h: Harness, page: Page) -> None:
+    """The customer asks in the widget; the agent answers in the thread with ``invoice.pdf``."""
+    await _open_widget(h, page)
+    await page.locator("textarea.sb-input").fill("Can I have the invoice?")
+    await page.locator("textarea.sb-input").press("Enter")
+    await h.slack.wait_for(lambda: len(h.slack.channel_messages()) == 1)
+    root = str(h.slack.channel_messages()[0]["ts"])
+    await h.slack.agent_shares_file("invoice.pdf", PDF, thread_ts=root, text="Attached")
+
+
 async def _open_widget(h: Harness, page: Page) -> None:
     # A file chooser listener makes Playwright intercept choosers, without waiting for Chromium to agree: added
     # only by ``expect_file_chooser``, it can come after the click, and the chooser is then lost.
@@ -217,12 +227,7 @@ async def test_an_agents_file_shows_as_a_file_live_and_after_a_reload(demo_bridg
     once also ended their text with an English "📎 name (file shared by the agent…)" line)."""
     h = demo_bridge
     page, problems = await new_page(browser)
-    await _open_widget(h, page)
-    await page.locator("textarea.sb-input").fill("Can I have the invoice?")
-    await page.locator("textarea.sb-input").press("Enter")
-    await h.slack.wait_for(lambda: len(h.slack.channel_messages()) == 1)
-    root = str(h.slack.channel_messages()[0]["ts"])
-    await h.slack.agent_shares_file("invoice.pdf", PDF, thread_ts=root, text="Attached")
+    await _agent_shares_an_invoice(h, page)
     for reload in (False, True):
         if reload:
             await page.reload()
@@ -239,12 +244,7 @@ async def test_a_click_on_an_agents_file_downloads_it(demo_bridge: Harness, brow
     a file the bridge cannot give says so above the message box."""
     h = demo_bridge
     page, problems = await new_page(browser, accept_downloads=True)
-    await _open_widget(h, page)
-    await page.locator("textarea.sb-input").fill("Can I have the invoice?")
-    await page.locator("textarea.sb-input").press("Enter")
-    await h.slack.wait_for(lambda: len(h.slack.channel_messages()) == 1)
-    root = str(h.slack.channel_messages()[0]["ts"])
-    await h.slack.agent_shares_file("invoice.pdf", PDF, thread_ts=root, text="Attached")
+    await _agent_shares_an_invoice(h, page)
     button = page.locator(".sb-other").last.locator("button.sb-file")
     await expect(button).to_have_accessible_name(f"{_text(h, 'en', 'download_file')} invoice.pdf")
     async with page.expect_download() as download:
