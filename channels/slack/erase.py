@@ -13,7 +13,7 @@ conversation's keys, whose ids are never reused (migration 0005).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -23,10 +23,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.config import SlackSettings
 from bridge.gdpr import CopiesErased, Leftover, PlatformCopies, SlackThread
+from channels.slack.reconcile import read_pages
 
 __all__ = ["erase_slack_copies", "eraser_client"]
 
-PAGE = 200
 GONE = frozenset({"message_not_found", "thread_not_found", "file_not_found", "file_deleted"})
 """Errors that mean the copy is not there (deleted before, by a person or an earlier erase that stopped midway)."""
 
@@ -67,7 +67,8 @@ class _Eraser:
         where = f"thread {thread.thread_ts} (conversation #{thread.conversation_id}) in {channel}"
         ours: list[Mapping[str, Any]] = []
         try:
-            async for message in self._replies(channel, thread.thread_ts):
+            pages = read_pages(self._client.conversations_replies, channel=channel, ts=thread.thread_ts)
+            async for message in (message async for page in pages for message in page):
                 if message.get("ts") == thread.thread_ts:
                     continue
                 if message.get("user") in self._own or message.get("bot_id") in self._own:
@@ -91,16 +92,6 @@ class _Eraser:
             if ts not in seen and ts != thread.thread_ts:
                 await self.delete(channel, ts, where=f"message {ts} in {where}")
         await self.delete(channel, thread.thread_ts, where=f"root card of {where}")
-
-    async def _replies(self, channel: str, ts: str) -> AsyncIterator[Mapping[str, Any]]:
-        cursor: str | None = None
-        while True:
-            page = await self._client.conversations_replies(channel=channel, ts=ts, limit=PAGE, cursor=cursor)
-            for message in page.get("messages") or ():
-                yield message
-            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
-            if not cursor:
-                return
 
     async def _files(self, message: Mapping[str, Any], where: str) -> None:
         """Files our bot uploaded with ``message`` (a customer's attachment, a transcript)."""
