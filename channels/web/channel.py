@@ -204,8 +204,8 @@ class WebChannel:
         return ws
 
     async def _session_visitor(self, token: str) -> str | None:
-        """The visitor of a live session token, as hello checks it (known, and seen within the session period);
-        None for any other token."""
+        """The visitor of a live session token (known, and seen within the session period), as hello and the file
+        routes check it; None for any other token."""
         visitor = visitor_id(token)
         alive = await identity_seen_since(self._store, _ref(visitor), self._clock() - self._session_period)
         return visitor if alive else None
@@ -345,7 +345,7 @@ class Session:
             token = new_token()
         else:
             token = hello.session
-            if not await identity_seen_since(channel._store, _ref(visitor_id(token)), now - channel._session_period):
+            if await channel._session_visitor(token) is None:
                 raise ProtocolError("bad_session", "unknown or expired session; send hello with session null")
         visitor = visitor_id(token)
         self._ack_batches = hello.ack_batches
