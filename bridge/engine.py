@@ -31,11 +31,12 @@ from bridge.events import (
 from bridge.model import Contact, Conversation, ConversationStatus, Delivery, Identity, Message, utcnow
 from bridge.redaction import mask_cards
 from bridge.sanitize import customer_text, strip_profile
-from bridge.store import Outcome, Store
+from bridge.store import MessageShape, Outcome, Store
 
 log = logging.getLogger("switchboard.engine")
 
 Negotiate = Callable[[Sequence[str | None]], str]
+MAX_SHAPES = 10_000  # cached ``MessageShape``s (a few hundred bytes each)
 CHOSEN_LOCALE = "chosen_locale"  # contact attribute: the customer's explicit language choice, beats negotiation
 
 
@@ -97,6 +98,8 @@ class Engine:
         self._routes: dict[tuple[str, str], Route] = {}
         self._opening: dict[tuple[str, str], asyncio.Future[Route]] = {}
         self._threads: dict[str, ThreadTarget] = {}
+        # The prepared rows of a customer's messages by (conversation, customer, name): see ``MessageShape``
+        self._shapes: dict[tuple[int, str, str, str | None], MessageShape] = {}
 
     async def receive(self, inbound: Inbound) -> Receipt:
         """Store ``inbound`` durably and return what happened to it."""
@@ -157,8 +160,17 @@ class Engine:
     def submit_routed(self, inbound: CustomerMessage, conversation_id: int, outcome: Outcome) -> None:
         """The hot path, without awaiting: queue ``inbound`` for its cached conversation (``routed``) now;
         ``outcome`` is told its message id (None for a duplicate) once committed."""
-        message, deliveries = self._customer_rows(inbound, conversation_id, self._store.clock.now())
-        self._store.writer.queue_message(message, deliveries, outcome)
+        now = self._store.clock.now()
+        if inbound.attachments:  # files change the row's shape: built in full
+            self._store.writer.queue_message(*self._customer_rows(inbound, conversation_id, now), outcome)
+            return
+        key = (conversation_id, inbound.source.channel, inbound.source.external_id, inbound.profile.display_name)
+        shape = self._shapes.get(key)
+        if shape is None:
+            if len(self._shapes) >= MAX_SHAPES:  # customers come and go: start over rather than grow
+                self._shapes.clear()
+            shape = self._shapes[key] = self._store.writer.shape(*self._customer_rows(inbound, conversation_id, now))
+        self._store.writer.queue(shape.pending(customer_stored_text(inbound.text), inbound.source_id, now, outcome))
 
     def _submit_customer_message(self, inbound: CustomerMessage, conversation_id: int) -> asyncio.Future[int | None]:
         return self._store.writer.submit_message(*self._customer_rows(inbound, conversation_id, utcnow()))
@@ -350,12 +362,18 @@ def customer_message_row(inbound: CustomerMessage, conversation_id: int, now: An
         author_kind=AuthorKind.CUSTOMER,
         author_ref=inbound.source.external_id,
         author_name=customer_text(name) if name else name,
-        text=customer_text(inbound.text),
+        text=customer_stored_text(inbound.text),
         attachments=[_attachment(a) for a in inbound.attachments],
         source_channel=inbound.source.channel,
         source_id=inbound.source_id,
         now=now,
     )
+
+
+def customer_stored_text(text: str) -> str:
+    """A customer's text as stored: without HTML or NUL (``customer_text``), card numbers masked (``mask_cards``,
+    which ``message_row`` applies to anyone's text: masking twice changes nothing)."""
+    return mask_cards(customer_text(text))
 
 
 def message_row(

@@ -126,11 +126,10 @@ class Keywords:
         if compiled.unspaced is not None and not text.isascii() and compiled.unspaced.search(text) is not None:
             return True
         by_first_word = compiled.by_first_word
-        return any(
-            by_first_word[word].search(text) is not None
-            for word in (words_of(text) if words is None else words)
-            if word in by_first_word
-        )
+        words = words_of(text) if words is None else words
+        if by_first_word.keys().isdisjoint(words):  # most messages: one C loop, no pattern tried
+            return False
+        return any(by_first_word[word].search(text) is not None for word in words if word in by_first_word)
 
     def match(self, locale: str, text: str) -> str | None:
         """The FAQ answer whose keywords (``locale``'s or English) ``text`` names first; None when none does."""

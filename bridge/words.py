@@ -10,16 +10,17 @@ __all__ = ["first_word", "fold", "words_of"]
 _WORD = re.compile(r"\w+")
 # ASCII text, in one pass: letters are folded (ASCII's casefold is lower) and every character that is neither a
 # word character (``\w``: letters, digits, "_") nor whitespace becomes a space, so ``split()`` gives what
-# ``_WORD.findall(fold(text))`` gives, about 2x faster than folding first.
-_ASCII_FOLDED_WORDS = str.maketrans(
-    {chr(c): chr(c).lower() if chr(c).isalnum() or chr(c) == "_" else " " for c in range(128) if not chr(c).isspace()}
-)
+# ``_WORD.findall(fold(text))`` gives. A byte table: ``bytes.translate`` is a C table lookup per byte, ~15x
+# faster than ``str.translate`` with a mapping (0.05 against 0.8 us for a 120-character message).
+_ASCII_FOLDED_WORDS = bytes(
+    ord(chr(c).lower()) if chr(c).isalnum() or chr(c) == "_" or chr(c).isspace() else ord(" ") for c in range(128)
+) + bytes(128)
 
 
 def words_of(text: str) -> frozenset[str]:
     """The case-folded words of a message, for keyword checks (the FAQ's and the urgent words)."""
     if text.isascii():
-        return frozenset(text.translate(_ASCII_FOLDED_WORDS).split())
+        return frozenset(text.encode().translate(_ASCII_FOLDED_WORDS).decode().split())
     return frozenset(_WORD.findall(fold(text)))
 
 

@@ -15,7 +15,7 @@ from bridge.engine import DELIVERY, MESSAGE, Engine, delivery_row, message_row
 from bridge.events import AuthorKind, ChannelKind, CustomerMessage, ExternalRef, Profile, ReceiptStatus
 from bridge.model import as_utc, utcnow
 from bridge.schema import upgrade
-from bridge.store import Store
+from bridge.store import Awaited, Store
 from tests.support.races import writer_held
 
 
@@ -159,3 +159,39 @@ async def test_timestamps_are_stored_exactly(store: Store) -> None:
     assert stored is not None and as_utc(stored.created_at) == stamp and stored.edited_at is None
     due = await store.fetch_one(sa.select(DELIVERY.c.next_attempt_at).where(DELIVERY.c.message_id == message_id))
     assert due is not None and as_utc(due.next_attempt_at) == stamp
+
+
+async def test_the_hot_path_stores_exactly_the_rows_of_the_full_path(store: Store) -> None:
+    """``Engine.submit_routed`` fills a cached ``MessageShape`` instead of building rows: the stored message and
+    delivery must be the ones the full path stores, text sanitized and card numbers masked alike."""
+    engine = Engine(store, negotiate=lambda _preferences: "en")
+    visitor = ExternalRef(channel=ChannelKind.WEB, external_id="visitor-hot")
+    profile = Profile(display_name="<b>Ann</b> \x00Lee")
+    texts = ["plain", "<script>x</script> hi &amp;", "card 4111 1111 1111 1111, please", "İade ünlü 😀", "a\u200bb  "]
+
+    def said(source_id: str, text: str) -> CustomerMessage:
+        return CustomerMessage(source=visitor, source_id=source_id, text=text, profile=profile)
+
+    conversation_id = (await engine.receive(said("first", "hello"))).conversation_id
+    assert conversation_id is not None
+    for n, text in enumerate(texts):
+        await engine.receive(said(f"full-{n}", text))
+        hot = Awaited(asyncio.get_running_loop().create_future())
+        engine.submit_routed(said(f"hot-{n}", text), conversation_id, hot)
+        assert await hot.future is not None
+
+    messages = await store.fetch_all(sa.select(MESSAGE).where(MESSAGE.c.source_id != "first").order_by(MESSAGE.c.id))
+    by_path: dict[str, list[dict[str, Any]]] = {"full": [], "hot": []}
+    for row in messages:
+        values = dict(row._mapping)
+        path, _n = values.pop("source_id").split("-")
+        message_id = values.pop("id")
+        values.pop("created_at")
+        [delivery] = await store.fetch_all(sa.select(DELIVERY).where(DELIVERY.c.message_id == message_id))
+        delivered = dict(delivery._mapping)
+        for column in ("id", "message_id", "idempotency_key", "created_at", "next_attempt_at"):
+            delivered.pop(column)
+        by_path[path].append({**values, "delivery": delivered})
+    assert len(by_path["hot"]) == len(texts)
+    assert by_path["hot"] == by_path["full"]
+    assert "4111 1111 1111 1111" not in str(by_path["hot"]) and "<script>" not in str(by_path["hot"])
