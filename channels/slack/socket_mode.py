@@ -17,6 +17,9 @@ TL;DR: the connection's life
   socket (no pong within 4 pings) make slack_sdk open a new connection by itself; it logs that under this module's
   logger ("The old session ... has been abandoned", "A new session ... has been established"), and each ``hello``
   is logged here (connected, then reconnected).
+- Envelopes: each payload gets the HTTP route's shape check (``channels.slack.shapes``) before bolt reads it. One of a
+  shape Slack never sends is acknowledged without a payload (so Slack does not redeliver it) and logged in one
+  line: the HTTP route's 400, without an HTTP status to carry it.
 - Stop: ``close`` within ``CLOSE_GRACE``; a Slack that does not answer the close handshake has its connection
   dropped. Envelopes in flight then get no ack and Slack redelivers them (to the next connection).
 """
@@ -32,8 +35,11 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 
 from channels.base import ChannelStartupError
+from channels.slack.shapes import malformed
 
 __all__ = ["CLOSE_GRACE", "CONNECT_TIMEOUT", "SocketMode", "SocketModeStartupError"]
 
@@ -61,7 +67,7 @@ class SocketMode:
         """Open the connection; raises ``SocketModeStartupError`` with the reason."""
         url = await self._first_url()
         # Built only now, in the running loop: the client starts its message task and HTTP session at construction.
-        handler = AsyncSocketModeHandler(self._bolt, self._token, logger=log, web_client=self._bolt.client)
+        handler = _ShapeCheckedHandler(self._bolt, self._token, logger=log, web_client=self._bolt.client)
         handler.client.message_listeners.append(self._on_message)
         handler.client.wss_uri = url  # its first connection; None: slack_sdk asks apps.connections.open itself
         self._handler = handler
@@ -105,3 +111,15 @@ class SocketMode:
             self._hellos += 1
             what = "connected" if self._hellos == 1 else "reconnected"
             log.info("slack: Socket Mode %s (%s connections open)", what, message.get("num_connections"))
+
+
+class _ShapeCheckedHandler(AsyncSocketModeHandler):
+    """bolt's handler, with the HTTP route's shape check first (``handle`` is the handler's documented hook)."""
+
+    async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        problem = malformed(req.payload)
+        if problem is None:
+            await super().handle(client, req)  # type: ignore[arg-type]
+            return
+        log.warning("slack: Socket Mode %s envelope refused: %s", req.type, problem)
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from bridge.engine import MESSAGE
 from channels.base import ChannelStartupError
-from tests.support.harness import Harness, running_bridge, running_slack
+from tests.support.harness import SUPPORT, Harness, running_bridge, running_slack
 
 ALEX = "U0AGENT1"
 
@@ -85,6 +85,32 @@ async def test_the_same_event_redelivered_is_stored_and_delivered_once(socket_ha
     assert len({e["payload"]["event_id"] for e in copies}) == 1
     assert await _stored(h, "Hello Ben!") == 1
     assert [f["message"]["text"] for f in widget.seen if f["type"] == "message"] == ["Hello Ben!"]
+
+
+async def test_a_malformed_envelope_is_acknowledged_logged_and_changes_nothing(
+    socket_harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A payload of a shape Slack never sends gets the HTTP route's shape check (``channels.slack.shapes``): over
+    HTTP a 400; here an ack without a payload, so Slack does not redeliver it three times, and a one-line warning,
+    never a listener's traceback."""
+    h = socket_harness
+    async with h.widget(name="Cem") as widget:
+        await widget.say("Hi", "c1")
+        await widget.expect("status")
+        root = await _thread(h)
+        caplog.set_level(logging.WARNING)
+        event = {"type": "message", "channel": SUPPORT, "user": 12345, "text": "odd", "ts": "9.1", "thread_ts": root}
+        status, _ = await h.slack.post_event(event)
+        assert status == 200  # acknowledged: not redelivered
+
+        await h.slack.agent_says("Still here", thread_ts=root)  # the connection and the bridge go on
+        frame = await widget.expect("message")
+
+    assert frame["message"]["text"] == "Still here"
+    assert await _stored(h, "odd") == 0
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert refused == ["slack: Socket Mode events_api envelope refused: event.user must be an id or an object"]
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 async def test_card_buttons_modals_and_slash_commands_answer_through_the_ack(socket_harness: Harness) -> None:
