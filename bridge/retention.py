@@ -201,9 +201,23 @@ async def _purge_conversations(conn: AsyncConnection, cutoff: datetime) -> tuple
         sa.select(MESSAGE.c.attachments).where(MESSAGE.c.conversation_id.in_(ids), MESSAGE.c.direction == "in")
     )
     urls = [url for (stored,) in attachments.all() for url in widget_file_urls(stored)]
+    if urls:  # a file the customer sent again in a conversation that stays is kept for it
+        kept = set(await _files_still_sent(conn, ids))
+        urls = [url for url in urls if url not in kept]
     deleted = await delete_conversations(conn, ids)
     done = Purged(conversations=deleted["conversation"], messages=deleted["message"], deliveries=deleted["delivery"])
     return done, ids, urls
+
+
+async def _files_still_sent(conn: AsyncConnection, ids: list[int]) -> list[str]:
+    """The uploaded files' URLs in the customer messages of the other conversations of these conversations'
+    contacts (an upload is its visitor's own: only they can send it, in their contact's conversations)."""
+    contacts = sa.select(CONVERSATION.c.contact_id).where(CONVERSATION.c.id.in_(ids))
+    others = sa.select(CONVERSATION.c.id).where(CONVERSATION.c.contact_id.in_(contacts), CONVERSATION.c.id.not_in(ids))
+    attachments = await conn.execute(
+        sa.select(MESSAGE.c.attachments).where(MESSAGE.c.conversation_id.in_(others), MESSAGE.c.direction == "in")
+    )
+    return [url for (stored,) in attachments.all() for url in widget_file_urls(stored)]
 
 
 def _abandoned(cutoff: datetime) -> sa.Select[Any]:

@@ -11,7 +11,8 @@ TL;DR: layout and guarantees.
 - A message's attachment points at ``widget-file:<visitor folder>/<upload id>``; ``fetch`` is the fetcher for that
   scheme (``bridge.attachments.Fetchers``), so the Slack channel uploads the bytes into the thread.
 - GDPR erase deletes a visitor's whole folder (``delete_visitors``); retention deletes the files of the messages it
-  deletes (``delete_urls``) and the folders of the visitors it forgets.
+  deletes (``delete_urls``; not one the customer sent again in a conversation that stays) and the folders of the
+  visitors it forgets.
 
 Every disk operation runs in a worker thread, never on the event loop.
 """

@@ -24,7 +24,7 @@ from bridge.model import as_utc
 from bridge.retention import Retention
 from channels.web.sessions import visitor_id
 from tests.support.harness import Harness, Widget, running_bridge, running_slack
-from tests.support.uploads import PNG, upload
+from tests.support.uploads import PNG, download, upload
 
 DAYS = 30
 ALEX = "U0AGENT1"
@@ -231,6 +231,26 @@ async def test_the_files_of_a_deleted_conversation_go_and_its_visitors_other_upl
         [unsent.body["upload"], f"{unsent.body['upload']}.json"]
     )
     assert not sent.exists()
+
+
+async def test_a_file_sent_again_in_a_conversation_that_stays_is_kept(bridge: Harness, clock: FakeClock) -> None:
+    """Gil sent a file in a conversation that expires, and the same upload again in a new one: the old conversation
+    goes, the file stays for the new one, and he can still open it there."""
+    h = bridge
+    assert h.bridge.retention is not None
+    gil, _, session = await conversation(h, "Gil", close=True, file=True)
+    folder = h.settings.data_dir / "uploads" / visitor_id(session)
+    [sent] = [path for path in folder.iterdir() if not path.name.endswith(".json")]
+    await backdate(h, gil, DAYS + 10)
+    async with h.widget(session=session) as widget:
+        await widget.send({"type": "message", "client_id": "again", "text": "", "attachments": [sent.name]})
+        again = await widget.expect("ack")
+        await h.settled()
+    purged = await h.bridge.retention.run_once()
+    assert (purged.conversations, purged.files) == (1, 0)
+    assert (await rows_of(h, gil))["conversation"] == [] and sent.exists()
+    opened = await download(h, session, {"message_id": again["id"], "index": 0})
+    assert opened.status == 200 and opened.body == PNG
 
 
 async def test_a_visitor_who_keeps_coming_back_without_writing_stays(bridge: Harness, clock: FakeClock) -> None:

@@ -6,43 +6,17 @@ same 404; the file is sent as an attachment with ``nosniff`` (reliability target
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import sqlalchemy as sa
-from multidict import CIMultiDictProxy
 
 from bridge.engine import MESSAGE
 from channels.web.downloads import DOWNLOADS_PER_MINUTE
 from tests.support.harness import Harness, Widget
-from tests.support.uploads import PNG, upload
+from tests.support.uploads import PNG, download, upload
 
 PDF = b"%PDF-1.4\n% invoice\n%%EOF\n"
-
-
-@dataclass(frozen=True)
-class Download:
-    status: int
-    body: Any
-    headers: CIMultiDictProxy[str]
-
-
-async def download(
-    h: Harness, session: str | None, body: object, *, origin: str | None = "", raw: bytes | None = None
-) -> Download:
-    """``POST /widget/file`` as the widget sends it; ``origin`` "" is the bridge's own allowed origin."""
-    headers = {"Content-Type": "application/json"}
-    if origin is not None:
-        headers["Origin"] = origin or h.origin
-    if session is not None:
-        headers["X-Switchboard-Session"] = session
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(h.url("/widget/file"), json=body, data=raw, headers=headers) as response,
-    ):
-        data = await response.json() if response.content_type == "application/json" else await response.read()
-        return Download(response.status, data, response.headers)
 
 
 async def _agent_sends_invoice(h: Harness, widget: Widget, text: str = "Attached") -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Widget uploads as the widget sends them: ``POST /widget/upload`` with the session in its header."""
+"""Widget uploads and downloads as the widget sends them: ``POST /widget/upload`` and ``POST /widget/file``, with the
+session in a header."""
 
 from __future__ import annotations
 
@@ -50,6 +51,23 @@ async def upload(
     ):
         body = await response.json() if response.content_type == "application/json" else await response.read()
         return Answer(response.status, body, response.headers)
+
+
+async def download(
+    h: Harness, session: str | None, body: object, *, origin: str | None = "", raw: bytes | None = None
+) -> Answer:
+    """``POST /widget/file`` as the widget sends it; ``origin`` "" is the bridge's own allowed origin."""
+    headers = {"Content-Type": "application/json"}
+    if origin is not None:
+        headers["Origin"] = origin or h.origin
+    if session is not None:
+        headers["X-Switchboard-Session"] = session
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(h.url("/widget/file"), json=body, data=raw, headers=headers) as response,
+    ):
+        data = await response.json() if response.content_type == "application/json" else await response.read()
+        return Answer(response.status, data, response.headers)
 
 
 def uploads_on_disk(h: Harness) -> list[Path]:
