@@ -33,6 +33,7 @@ from bridge.outbox import Outbox
 from bridge.ports import Channel
 from bridge.redaction import redact_logs
 from bridge.retention import Retention
+from bridge.serve_lock import ServeLock
 from bridge.stats import Stats
 from bridge.store import Store
 from bridge.transcript import Transcripts
@@ -168,6 +169,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     bridge = app[BRIDGE]
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(bridge.store)
+        await stack.enter_async_context(ServeLock(bridge.store.engine))  # before anything posts: one bridge a database
         for channel in bridge.channels.values():
             await stack.enter_async_context(channel)
         await stack.enter_async_context(bridge.outbox)

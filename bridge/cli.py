@@ -18,6 +18,7 @@ from bridge import gdpr_cli, i18n_cli
 from bridge.config import ConfigError, Settings, SlackSettings, TelegramSettings, database_url
 from bridge.ports import ChannelStartupError
 from bridge.schema import SchemaOutOfDate, ensure_current, upgrade
+from bridge.serve_lock import AnotherBridgeRuns
 from bridge.store import default_sqlite_url
 
 log = logging.getLogger("switchboard")
@@ -228,7 +229,7 @@ async def _guard_db(coro: Coroutine[Any, Any, Any], url: str) -> Any:
 async def _guard_start(coro: Coroutine[Any, Any, None], port: int) -> None:
     try:
         await coro
-    except ChannelStartupError as exc:
+    except (ChannelStartupError, AnotherBridgeRuns) as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
         if exc.errno == 98:

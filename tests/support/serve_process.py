@@ -81,17 +81,11 @@ class Served:
         return code, time.monotonic() - started
 
 
-@asynccontextmanager
-async def serve(database_url: str, slack: SlackEmulator, workdir: Path, *, name: str) -> AsyncIterator[Served]:
-    """``python -m bridge.cli serve`` on a free port, configured through the environment like in production.
-
-    The greeting and the FAQ bot are off so that the only Slack posts are the customers' messages and the cards.
-    The log goes to ``workdir/<name>.log`` (a pipe nobody reads could fill up and stall the bridge).
-    """
-    port = free_port()
+def serve_env(database_url: str, slack: SlackEmulator, workdir: Path, port: int) -> dict[str, str]:
+    """The environment of a ``switchboard serve`` on ``port``, as an operator would set it."""
     # slack_sdk sends even loopback calls through HTTPS_PROXY & co. (it ignores NO_PROXY): drop them.
     clean = {k: v for k, v in os.environ.items() if not k.startswith(PRIVATE) and k.lower() not in PROXIES}
-    env = {
+    return {
         **clean,
         "SWITCHBOARD_DATABASE_URL": database_url,
         "SWITCHBOARD_DATA_DIR": str(workdir),
@@ -105,6 +99,17 @@ async def serve(database_url: str, slack: SlackEmulator, workdir: Path, *, name:
         "SLACK_SUPPORT_CHANNEL": SUPPORT,
         "SLACK_API_URL": slack.api_url,
     }
+
+
+@asynccontextmanager
+async def serve(database_url: str, slack: SlackEmulator, workdir: Path, *, name: str) -> AsyncIterator[Served]:
+    """``python -m bridge.cli serve`` on a free port, configured through the environment like in production.
+
+    The greeting and the FAQ bot are off so that the only Slack posts are the customers' messages and the cards.
+    The log goes to ``workdir/<name>.log`` (a pipe nobody reads could fill up and stall the bridge).
+    """
+    port = free_port()
+    env = serve_env(database_url, slack, workdir, port)
     log = workdir / f"{name}.log"
     with log.open("wb") as err:
         process = await asyncio.create_subprocess_exec(
