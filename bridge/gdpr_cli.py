@@ -2,8 +2,8 @@
 
 ``export`` may run while the bridge serves. ``erase`` runs with every ``switchboard serve`` stopped: a running bridge
 keeps each customer's open conversation and each thread in memory (``Engine``'s routes), and a message routed to an
-erased conversation would fail to store. ``erase`` asks the configured address's ``/healthz`` and refuses while a
-bridge answers there; with several ``serve`` processes on PostgreSQL, stop them all.
+erased conversation would fail to store. ``erase`` refuses while a bridge serves the database (it holds the database's
+serve lock, ``bridge.serve_lock``), wherever that bridge runs.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiohttp
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -41,6 +40,7 @@ from bridge.gdpr import (
 )
 from bridge.model import utcnow
 from bridge.schema import ensure_current
+from bridge.serve_lock import AnotherBridgeRuns, ServeLock
 from bridge.store import create_engine
 from bridge.upload_files import UploadFiles
 
@@ -49,7 +49,6 @@ __all__ = ["register"]
 T = TypeVar("T")
 Handler = Callable[[argparse.Namespace], int]
 CONFIRM_WORD = "erase"
-PROBE_TIMEOUT = 2.0  # seconds /healthz gets to answer before the bridge counts as stopped
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -202,10 +201,9 @@ def _erase(args: argparse.Namespace) -> int:
 
     async def prepare() -> list[Matched]:
         await cli._guard_db(ensure_current(url), url)
-        running = await _bridge_running(settings)
-        if running is not None:
+        if await _bridge_serving(url):
             raise cli.CliError(
-                f"a bridge is running at {running}: stop every `switchboard serve` first "
+                "a bridge is serving this database: stop `switchboard serve` first "
                 "(it keeps conversations in memory); nothing was erased"
             )
         return await cli._guard_db(_matched(url, selector), url)
@@ -229,20 +227,16 @@ async def _matched(url: str, selector: Selector) -> list[Matched]:
         await engine.dispose()
 
 
-async def _bridge_running(settings: Settings) -> str | None:
-    """The bridge's URL if one answers ``/healthz`` at the configured host and port, else None."""
-    host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host
-    url = f"http://{f'[{host}]' if ':' in host else host}:{settings.port}/healthz"
+async def _bridge_serving(url: str) -> bool:
+    """Whether a bridge serves the database at ``url`` now (it holds the serve lock)."""
+    engine = create_engine(url)
     try:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT)) as session,
-            session.get(url) as response,
-        ):
-            body = await response.json(content_type=None)
-    except (aiohttp.ClientError, TimeoutError, ValueError):
-        return None
-    answered = isinstance(body, dict) and body.get("ok") is True and "channels" in body
-    return url.removesuffix("/healthz") if answered else None
+        async with ServeLock(engine, wait=0.0):
+            return False
+    except AnotherBridgeRuns:
+        return True
+    finally:
+        await engine.dispose()
 
 
 def _confirm(matched: Sequence[Matched], *, yes: bool) -> None:

@@ -39,14 +39,15 @@ class AnotherBridgeRuns(Exception):
 class ServeLock:
     """Held from ``__aenter__`` to ``__aexit__``; entering raises ``AnotherBridgeRuns`` when another process has it."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, wait: float | None = None) -> None:
         self._engine = engine
+        self._wait = WAIT if wait is None else wait  # seconds to keep trying (0: one try)
         self._conn: AsyncConnection | None = None  # PostgreSQL: the session holding the lock
         self._fd: int | None = None  # SQLite: the locked file
 
     async def __aenter__(self) -> ServeLock:
         loop = asyncio.get_running_loop()
-        give_up = loop.time() + WAIT
+        give_up = loop.time() + self._wait
         while not await self._try():
             if loop.time() >= give_up:
                 raise AnotherBridgeRuns(

@@ -257,7 +257,7 @@ async def test_export_holds_everything_and_erase_leaves_nothing(
         env = world.env(port=h.server.port)  # the bridge answers there
         before_meta, before = await snapshot(world.db_url)
         assert await switchboard(monkeypatch, env, "contact", "erase", *SITI, "--yes") == 1
-        assert "a bridge is running at" in capsys.readouterr().err
+        assert "a bridge is serving this database: stop `switchboard serve` first" in capsys.readouterr().err
         assert (await snapshot(world.db_url))[1] == before
     env = world.env(port=_free_port())
 
