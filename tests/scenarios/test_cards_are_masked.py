@@ -158,7 +158,7 @@ async def test_a_thousand_cards_are_masked_in_the_database_slack_telegram_and_lo
     assert leaked(everything, numbers.secrets) == set()
     assert leaked(files, numbers.secrets) == set()
     if h.bridge.store.dialect == "sqlite":
-        assert names == ["switchboard.db", "switchboard.db-shm", "switchboard.db-wal"], names
+        assert names == [f"switchboard.db{end}" for end in ("", "-serve.lock", "-shm", "-wal")], names
     calls = [json.dumps(c.params, default=str) for c in slack.calls]
     calls += [json.dumps(params, default=str) for _, params in telegram.requests]
     assert leaked(calls, numbers.secrets) == set()
@@ -238,7 +238,7 @@ async def _agent_frames(widget: Widget, count: int) -> list[dict[str, Any]]:
 
 
 def _database_files(folder: Path) -> tuple[list[str], list[bytes]]:
-    """The SQLite database's files (the database, its WAL and shared memory), names and bytes."""
+    """The SQLite database's files (the database, its WAL and shared memory, the serve lock), names and bytes."""
     paths = sorted(folder.glob("switchboard.db*"))
     return [p.name for p in paths], [p.read_bytes() for p in paths]
 

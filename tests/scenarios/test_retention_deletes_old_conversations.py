@@ -123,6 +123,16 @@ async def backdate(h: Harness, conversation_id: int, days: float) -> None:
     await h.bridge.store.writer.run(job)
 
 
+async def expired_with_a_file(h: Harness, name: str) -> tuple[int, str, Path]:
+    """``name`` sent a file in a conversation that was closed longer ago than retention keeps: its id, the customer's
+    session and the file on disk."""
+    conversation_id, _, session = await conversation(h, name, close=True, file=True)
+    folder = h.settings.data_dir / "uploads" / visitor_id(session)
+    [sent] = [path for path in folder.iterdir() if not path.name.endswith(".json")]
+    await backdate(h, conversation_id, DAYS + 10)
+    return conversation_id, session, sent
+
+
 async def rows_of(h: Harness, conversation_id: int) -> dict[str, list[Any]]:
     """The conversation's rows in every table it has rows in (contact and identity included)."""
     store = h.bridge.store
@@ -218,10 +228,8 @@ async def test_the_files_of_a_deleted_conversation_go_and_its_visitors_other_upl
     she uploaded later and has not sent yet."""
     h = bridge
     assert h.bridge.retention is not None
-    fay, _, session = await conversation(h, "Fay", close=True, file=True)
-    folder = h.settings.data_dir / "uploads" / visitor_id(session)
-    [sent] = [path for path in folder.iterdir() if not path.name.endswith(".json")]
-    await backdate(h, fay, DAYS + 10)
+    fay, session, sent = await expired_with_a_file(h, "Fay")
+    folder = sent.parent
     async with h.widget(session=session):  # her hello renews her session: her contact stays
         unsent = await upload(h, session, PNG, name="later.png")
     purged = await h.bridge.retention.run_once()
@@ -238,10 +246,7 @@ async def test_a_file_sent_again_in_a_conversation_that_stays_is_kept(bridge: Ha
     goes, the file stays for the new one, and he can still open it there."""
     h = bridge
     assert h.bridge.retention is not None
-    gil, _, session = await conversation(h, "Gil", close=True, file=True)
-    folder = h.settings.data_dir / "uploads" / visitor_id(session)
-    [sent] = [path for path in folder.iterdir() if not path.name.endswith(".json")]
-    await backdate(h, gil, DAYS + 10)
+    gil, session, sent = await expired_with_a_file(h, "Gil")
     async with h.widget(session=session) as widget:
         await widget.send({"type": "message", "client_id": "again", "text": "", "attachments": [sent.name]})
         again = await widget.expect("ack")
