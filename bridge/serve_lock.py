@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
 from pathlib import Path
 from typing import Final, final
@@ -25,6 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 __all__ = ["KEY", "WAIT", "AnotherBridgeRuns", "ServeLock"]
+
+log = logging.getLogger("switchboard.serve_lock")
 
 KEY: Final = int.from_bytes(b"swbserve", "big")  # the advisory lock's id (a positive 64-bit integer)
 WAIT: Final = 5.0  # seconds a start keeps trying the lock
@@ -63,6 +66,8 @@ class ServeLock:
             try:
                 await conn.scalar(sa.select(sa.func.pg_advisory_unlock(KEY)))
                 await conn.commit()
+            except Exception as error:  # the session is gone (PostgreSQL restarted, say): its lock went with it
+                log.info("serve lock: its session had ended already (%s)", type(error).__name__)
             finally:
                 await conn.close()  # a session that ends lets its locks go in any case
         if self._fd is not None:
