@@ -8,10 +8,12 @@ starts and both tests fail on it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bridge import serve_lock
 from bridge.schema import upgrade
@@ -61,3 +63,22 @@ async def test_a_second_serve_exits_1_with_one_line_saying_why(kind: str, tmp_pa
     last = err.decode().strip().splitlines()[-1]
     assert last.startswith("switchboard: error: another switchboard process is serving the database ")
     assert last.endswith(": run one per database (a second one would post every message twice); stop it first")
+
+
+@pytest.mark.postgres
+async def test_a_bridge_whose_lock_session_postgresql_ended_still_stops_cleanly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A PostgreSQL restart ends the session holding the advisory lock (and the lock with it): the bridge's stop
+    must not fail on unlocking it."""
+    caplog.set_level(logging.INFO, logger="switchboard.serve_lock")
+    async with database_url("postgres", tmp_path) as url, running_slack() as (slack, slack_server):
+        async with running_bridge(url, tmp_path, slack, slack_server) as h:
+            ended = await h.bridge.store.fetch_all(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                    " AND (classid::bigint << 32) + objid::bigint = :key"
+                ).bindparams(key=serve_lock.KEY)
+            )
+            assert [tuple(row) for row in ended] == [(True,)]
+    assert "serve lock: its session had ended already" in caplog.text
