@@ -1,9 +1,9 @@
 """This module contains the Desk's abuse limits: new conversations per client address, messages per conversation.
 
-Both are per process and in memory (reliability target G25): a restart forgets them, and several bridge
-processes behind one load balancer each allow the full amount. The widget's other limits live with its socket
-(``channels/web``): 20 sockets per address, 100 messages and 10 hellos a minute per socket, frames of at most
-64 KB.
+They are kept in memory (reliability target G25): a restart forgets them (one bridge serves a database:
+``bridge.serve_lock``). The widget's other limits live with its socket and its file routes (``channels/web``): 20
+sockets per address, 100 messages and 10 hellos a minute per socket, frames of at most 64 KB, and the bytes of files
+uploaded per address an hour (``BytesPerHour``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ __all__ = [
     "MESSAGES_PER_CONVERSATION_PER_MINUTE",
     "NEW_CONVERSATIONS_PER_IP",
     "NEW_CONVERSATIONS_WINDOW",
+    "BytesPerHour",
     "Limits",
     "NewConversations",
     "PerMinute",
@@ -56,6 +57,41 @@ class PerMinute:
         counts = self._counts
         hits = counts[key] = counts.get(key, 0) + 1
         return hits <= self.limit
+
+
+@final
+class BytesPerHour:
+    """At most ``limit`` bytes per key in each one-hour bucket (fixed buckets, as ``PerMinute``'s: every key starts
+    over together when the hour is up). A transfer ``reserve``s its most before it starts, so concurrent ones cannot
+    pass the limit together, and gets back (``refund``) what it did not store."""
+
+    __slots__ = ("_clock", "_ends", "_hour", "_spent", "limit")
+
+    def __init__(self, limit: int, *, clock: Clock = time.monotonic) -> None:
+        self.limit = limit
+        self._clock = clock
+        self._spent: dict[object, int] = {}
+        self._ends = -1.0  # the first reservation opens the first hour
+        self._hour = 0  # which bucket this is: a refund counts only in the hour of its reservation
+
+    def reserve(self, key: object, amount: int) -> int | None:
+        """Count ``amount`` bytes for ``key``: the hour they count in, for ``refund``; None (nothing counted) when
+        that would pass the limit this hour."""
+        now = self._clock()
+        if now >= self._ends:
+            self._spent = {}
+            self._ends = now + 3600.0
+            self._hour += 1
+        spent = self._spent.get(key, 0) + amount
+        if spent > self.limit:
+            return None
+        self._spent[key] = spent
+        return self._hour
+
+    def refund(self, key: object, amount: int, hour: int) -> None:
+        """Give back ``amount`` bytes reserved in ``hour`` (nothing once that hour has ended)."""
+        if hour == self._hour and key in self._spent:
+            self._spent[key] = max(0, self._spent[key] - amount)
 
 
 @final

@@ -117,7 +117,12 @@ class WebChannel:
         self._session_period = timedelta(days=session_days)  # a session without a hello this long has expired
         self._clock = clock
         # POST /widget/upload (channels/web/uploads.py): a message's ``attachments`` are looked up there
-        self._uploads = WidgetUploads(files=uploads, origins=self._origins, authenticate=self._session_visitor)
+        self._uploads = WidgetUploads(
+            files=uploads,
+            origins=self._origins,
+            authenticate=self._session_visitor,
+            client_address=self._proxies.client,
+        )
         # POST /widget/file (channels/web/downloads.py): the bytes behind a message's ``attachments``
         self._downloads = WidgetDownloads(
             store=store, fetchers=fetchers, origins=self._origins, authenticate=self._session_visitor

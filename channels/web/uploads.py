@@ -14,8 +14,11 @@ The contract (the widget is built against it; docs/widget-protocol.md has it too
   (missing, unknown or expired token); 429 ``rate_limited`` (more than 20 uploads a minute by one visitor); 413
   ``file_too_large`` (more than 40 MB = 41,943,040 bytes: the body is read no further); 415 ``unsupported_type``
   (allowed: PNG, JPEG, GIF, WebP, PDF by their magic bytes, and ``text/plain`` that is UTF-8 without NUL; the bytes
-  must agree with the declared type); 400 ``empty_file``; 507 ``insufficient_storage`` (the file would leave less
-  than ``DISK_RESERVE_BYTES``, 1 GB, free on the disk: the database lives beside the uploads).
+  must agree with the declared type); 400 ``empty_file``; 429 ``rate_limited`` too when the client's address
+  (``SWITCHBOARD_TRUSTED_PROXIES`` says which) has uploaded ``UPLOAD_BYTES_PER_HOUR``, 1 GB, within the hour (a
+  file counts its declared length, or 40 MB without one, until it is stored); 507 ``insufficient_storage`` (the
+  file would leave less than ``DISK_RESERVE_BYTES``, 1 GB, free on the disk: the database lives beside the
+  uploads).
 - ``OPTIONS /widget/upload`` answers the CORS preflight for an allowed ``Origin`` (the widget runs on the host's
   site, the bridge on its own); every answer to an allowed origin carries ``Access-Control-Allow-Origin``, so the
   widget can read the refusals too. No cookies are involved: the session travels in its header.
@@ -34,7 +37,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from bridge.abuse import PerMinute
+from bridge.abuse import BytesPerHour, PerMinute
 from bridge.events import Attachment
 from bridge.upload_files import StoredUpload, UploadFiles
 from channels.web.middleware import OriginCheck
@@ -55,6 +58,7 @@ __all__ = [
     "MAX_NAME_CHARS",
     "MAX_UPLOAD_BYTES",
     "UPLOADS_PER_MINUTE",
+    "UPLOAD_BYTES_PER_HOUR",
     "WidgetUploads",
     "display_name",
 ]
@@ -64,6 +68,9 @@ log = logging.getLogger("switchboard.web.uploads")
 UPLOAD_PATH = "/widget/upload"
 MAX_UPLOAD_BYTES = 40 * 1024 * 1024  # Chatwoot's cap (reliability target G26)
 UPLOADS_PER_MINUTE = 20  # per visitor (session)
+# Per client address: a visitor can make new sessions, so only this stops one network filling the disk down to the
+# reserve below (25 files of 40 MB an hour).
+UPLOAD_BYTES_PER_HOUR = 1024**3
 # Uploads never take the disk below this much free space: the database lives beside them (by default in the same
 # data folder), and a full disk would stop it storing customers' messages.
 DISK_RESERVE_BYTES = 1024**3
@@ -90,14 +97,17 @@ class WidgetUploads:
         files: UploadFiles,
         origins: OriginCheck,
         authenticate: Authenticate,
+        client_address: Callable[[web.Request], str],
         max_bytes: int = MAX_UPLOAD_BYTES,
         per_minute: int = UPLOADS_PER_MINUTE,
     ) -> None:
         self._files = files
         self._origins = origins
         self._authenticate = authenticate
+        self._address = client_address  # the address the per-address limits count (behind trusted proxies)
         self._max_bytes = max_bytes
         self._recent = PerMinute(per_minute)  # uploads per visitor, in one-minute buckets
+        self._bytes = BytesPerHour(UPLOAD_BYTES_PER_HOUR)  # uploaded bytes per client address
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(UPLOAD_PATH, self._upload), web.options(UPLOAD_PATH, self._preflight)]
@@ -134,10 +144,28 @@ class WidgetUploads:
             raise self._too_large()
         if request.content_length == 0:
             raise _empty()
-        name = display_name(request.headers.get("X-Filename", ""))
-        if await self._files.free_bytes() - (request.content_length or self._max_bytes) < DISK_RESERVE_BYTES:
+        most = request.content_length or self._max_bytes
+        address = self._address(request)
+        hour = self._bytes.reserve(address, most)
+        if hour is None:
+            limit = self._bytes.limit // 2**20
+            log.info("uploads: refused, %s has uploaded %d MB within the hour", address, limit)
+            raise Refused(429, "rate_limited", f"more than {limit} MB of files an hour from your network; try later")
+        stored = 0
+        try:
+            upload = await self._store(request, visitor, declared, most)
+            stored = upload.size
+            return upload
+        finally:
+            self._bytes.refund(address, most - stored, hour)  # what was reserved and not stored
+
+    async def _store(self, request: web.Request, visitor: str, declared: str, most: int) -> StoredUpload:
+        """The body as a new upload of ``visitor`` (at most ``most`` bytes), unless that would take the disk below its
+        reserve; a refused or broken one leaves nothing."""
+        if await self._files.free_bytes() - most < DISK_RESERVE_BYTES:
             log.error("uploads: refused, less than %d MB free for %s", DISK_RESERVE_BYTES // 2**20, self._files.root)
             raise Refused(507, "insufficient_storage", "the chat cannot take files right now; try again later")
+        name = display_name(request.headers.get("X-Filename", ""))
         partial = await self._files.begin(visitor)
         try:
             await self._copy(request, partial.write, declared)

@@ -1,11 +1,11 @@
-"""The abuse limits' counters over time (a fake clock): the 12-hour window and the one-minute buckets."""
+"""The abuse limits' counters over time (a fake clock): the 12-hour window, the one-minute and one-hour buckets."""
 
 from __future__ import annotations
 
 import pytest
 
 from bridge import abuse
-from bridge.abuse import NewConversations, PerMinute
+from bridge.abuse import BytesPerHour, NewConversations, PerMinute
 
 HOUR = 3600.0
 
@@ -70,3 +70,20 @@ def test_per_minute_counts_per_key_and_starts_over_each_minute() -> None:
     clock.now += 0.1  # a minute after the first hit: a new bucket for everyone
     assert all(per_minute.allow(7) for _ in range(200))
     assert not per_minute.allow(7)
+
+
+def test_an_address_reserves_at_most_its_bytes_an_hour_and_gets_back_what_it_did_not_store() -> None:
+    clock = FakeClock()
+    budget = BytesPerHour(100, clock=clock)
+    hour = budget.reserve("203.0.113.7", 60)
+    assert hour is not None
+    assert budget.reserve("203.0.113.7", 41) is None  # 101: nothing counted
+    assert budget.reserve("203.0.113.8", 100) is not None  # per address
+    budget.refund("203.0.113.7", 20, hour)  # 40 of the 60 stored
+    assert budget.reserve("203.0.113.7", 60) == hour  # 100
+    assert budget.reserve("203.0.113.7", 1) is None
+    clock.now += HOUR
+    late = budget.reserve("203.0.113.7", 100)  # a new hour: everyone starts over
+    assert late is not None and late != hour
+    budget.refund("203.0.113.7", 100, hour)  # a refund of the hour that ended gives nothing back now
+    assert budget.reserve("203.0.113.7", 1) is None

@@ -312,6 +312,30 @@ async def test_uploads_are_rate_limited_per_session(harness: Harness) -> None:
     assert len(uploads_on_disk(h)) == 2 * (UPLOADS_PER_MINUTE + 1)
 
 
+async def test_one_network_uploads_at_most_its_bytes_an_hour(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A visitor can make new sessions: the per-address byte budget (1 GB an hour) is what stops one network filling
+    the disk. Bytes of refused files are given back."""
+    monkeypatch.setattr(uploads_module, "UPLOAD_BYTES_PER_HOUR", 2 * len(PNG))
+    office, home = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "198.51.100.9"}
+    async with (
+        running_slack() as (slack, slack_server),
+        running_bridge(db_url, tmp_path, slack, slack_server, trusted_proxies=("127.0.0.1/32",)) as h,
+        h.widget(name="Ann") as ann,
+        h.widget(name="Bob") as bob,
+    ):
+        disguised = await upload(h, ann.welcome["session"], HTML, headers=office)  # 415: its bytes come back
+        assert disguised.status == 415 and len(HTML) > len(PNG)
+        for widget in (ann, bob):  # two visitors, one network: one file each fills its budget
+            assert (await upload(h, widget.welcome["session"], PNG, headers=office)).status == 201
+        refused = await upload(h, bob.welcome["session"], PNG, headers=office)
+        assert (refused.status, refused.body["error"]) == (429, "rate_limited")
+        assert refused.body["reason"].endswith("MB of files an hour from your network; try later")
+        assert (await upload(h, bob.welcome["session"], PNG, headers=home)).status == 201  # another network
+    assert len(uploads_on_disk(h)) == 2 * 3  # three files, each with its metadata
+
+
 class _MovableClock:
     def __init__(self) -> None:
         self.now = utcnow()

@@ -33,10 +33,11 @@ async def upload(
     name: str = "photo.png",
     media_type: str | None = "image/png",
     origin: str | None = "",
+    headers: dict[str, str] | None = None,
 ) -> Answer:
     """Upload ``data`` (an async iterable goes chunked, without Content-Length) as the widget does; ``origin`` ""
-    is the bridge's own allowed origin, None sends none."""
-    headers = {"X-Filename": quote(name, safe="")}
+    is the bridge's own allowed origin, None sends none; ``headers`` are added (a proxy's X-Forwarded-For...)."""
+    headers = {**(headers or {}), "X-Filename": quote(name, safe="")}
     if origin is not None:
         headers["Origin"] = origin or h.origin
     if session is not None:
