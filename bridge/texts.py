@@ -167,6 +167,9 @@ WIDGET_STRINGS: dict[str, str] = {
     "upload_failed": pgettext("widget", "This file could not be uploaded. Remove it and try again."),
     # TRANSLATORS: Under a file that was not sent because the customer sent many files in a short time.
     "upload_rate_limited": pgettext("widget", "You are sending files quickly. Wait a moment, then add this one again."),
+    # TRANSLATORS: Under a file that was not sent: within the last hour, many large files were sent from the
+    # customer's network (the same internet connection: an office, a café...). An hour later it works again.
+    "upload_quota": pgettext("widget", "Too many files were sent from your network in the last hour. Try again later."),
     # TRANSLATORS: Before a file's name, as what a button under a message does: "Download invoice.pdf". The file's
     # name follows after a space.
     "download_file": pgettext("widget", "Download"),

@@ -14,7 +14,7 @@ The contract (the widget is built against it; docs/widget-protocol.md has it too
   (missing, unknown or expired token); 429 ``rate_limited`` (more than 20 uploads a minute by one visitor); 413
   ``file_too_large`` (more than 40 MB = 41,943,040 bytes: the body is read no further); 415 ``unsupported_type``
   (allowed: PNG, JPEG, GIF, WebP, PDF by their magic bytes, and ``text/plain`` that is UTF-8 without NUL; the bytes
-  must agree with the declared type); 400 ``empty_file``; 429 ``rate_limited`` too when the client's address
+  must agree with the declared type); 400 ``empty_file``; 429 ``quota_exceeded`` when the client's address
   (``SWITCHBOARD_TRUSTED_PROXIES`` says which) has uploaded ``UPLOAD_BYTES_PER_HOUR``, 1 GB, within the hour (a
   file counts its declared length, or 40 MB without one, until it is stored); 507 ``insufficient_storage`` (the
   file would leave less than ``DISK_RESERVE_BYTES``, 1 GB, free on the disk: the database lives beside the
@@ -150,7 +150,7 @@ class WidgetUploads:
         if hour is None:
             limit = self._bytes.limit // 2**20
             log.info("uploads: refused, %s has uploaded %d MB within the hour", address, limit)
-            raise Refused(429, "rate_limited", f"more than {limit} MB of files an hour from your network; try later")
+            raise Refused(429, "quota_exceeded", f"more than {limit} MB of files an hour from your network; try later")
         stored = 0
         try:
             upload = await self._store(request, visitor, declared, most)

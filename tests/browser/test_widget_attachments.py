@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.async_api import Browser, FilePayload, Page, Route, expect
 
+import channels.web.uploads as uploads_module
 from bridge import texts
 from bridge.engine import MESSAGE
 from bridge.events import ChannelKind
@@ -300,3 +301,31 @@ async def test_a_file_too_large_or_in_disguise_is_refused_on_its_chip_and_nothin
     assert [m for r in h.slack.channel_messages() for m in h.slack.thread(r["ts"]) if m.get("files")] == []
     refused = "the server responded with a status of 415 (Unsupported Media Type)"  # Chromium logs each refusal
     assert problems == [f"console error: Failed to load resource: {refused}"]
+
+
+@pytest.fixture
+def one_file_an_hour(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-address upload budget (1 GB an hour) cut to one receipt, before the bridge starts."""
+    monkeypatch.setattr(uploads_module, "UPLOAD_BYTES_PER_HOUR", len(PNG))
+
+
+@DEVICES
+@pytest.mark.usefixtures("one_file_an_hour")
+async def test_a_file_over_the_networks_hourly_budget_says_so_on_its_chip(
+    demo_bridge: Harness, browser: Browser, device: dict[str, Any], locale: str, shot: str
+) -> None:
+    h = demo_bridge
+    page, problems = await new_page(browser, **device)
+    await _open_widget(h, page)
+    await _choose(page, [RECEIPT])
+    chips = page.locator(".sb-chip")
+    await expect(chips.nth(0)).to_have_attribute("data-state", "ready")
+    await _choose(page, [{**RECEIPT, "name": "second.png"}])
+    await expect(chips.nth(1)).to_have_attribute("data-state", "failed")
+    await expect(chips.nth(1).locator(".sb-chip-info")).to_have_text(_text(h, locale, "upload_quota"))
+    OUT.mkdir(exist_ok=True)
+    await page.screenshot(path=str(OUT / f"widget-attachments-quota-{shot}.png"))
+    assert len(uploads_on_disk(h)) == 2  # the first file and its metadata
+    assert problems == [
+        "console error: Failed to load resource: the server responded with a status of 429 (Too Many Requests)"
+    ]

@@ -330,7 +330,7 @@ async def test_one_network_uploads_at_most_its_bytes_an_hour(
         for widget in (ann, bob):  # two visitors, one network: one file each fills its budget
             assert (await upload(h, widget.welcome["session"], PNG, headers=office)).status == 201
         refused = await upload(h, bob.welcome["session"], PNG, headers=office)
-        assert (refused.status, refused.body["error"]) == (429, "rate_limited")
+        assert (refused.status, refused.body["error"]) == (429, "quota_exceeded")
         assert refused.body["reason"].endswith("MB of files an hour from your network; try later")
         assert (await upload(h, bob.welcome["session"], PNG, headers=home)).status == 201  # another network
     assert len(uploads_on_disk(h)) == 2 * 3  # three files, each with its metadata

@@ -63,6 +63,7 @@
     too_many_files: "A message can carry at most 15 files.",
     upload_failed: "This file could not be uploaded. Remove it and try again.",
     upload_rate_limited: "You are sending files quickly. Wait a moment, then add this one again.",
+    upload_quota: "Too many files were sent from your network in the last hour. Try again later.",
     download_file: "Download",
     download_failed: "This file could not be downloaded. Try again in a moment.",
     // optional keys (the server may translate them; English fallbacks are only used for English UIs)
@@ -1211,7 +1212,7 @@
   // Each file is uploaded as soon as it is chosen (POST /widget/upload, the session in a header, never in the
   // URL), one at a time; Send then names the upload ids. Size and type are checked here first for a quick answer,
   // but the bridge decides: its refusal is shown on the file's chip in the visitor's language.
-  var REFUSALS = { file_too_large: "file_too_large", unsupported_type: "file_type", empty_file: "file_empty", rate_limited: "upload_rate_limited" };
+  var REFUSALS = { file_too_large: "file_too_large", unsupported_type: "file_type", empty_file: "file_empty", rate_limited: "upload_rate_limited", quota_exceeded: "upload_quota" };
   function readyChips() { return S.chips.filter(function (c) { return c.state === "ready"; }); }
   function uploadsBusy() { return S.chips.some(function (c) { return c.state === "waiting" || c.state === "uploading"; }); }
   function fileType(file) {
