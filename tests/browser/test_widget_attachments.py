@@ -75,6 +75,13 @@ async def _open_widget(h: Harness, page: Page) -> None:
     await expect(page.locator(".sb-root")).to_have_attribute("data-conn", "online")
 
 
+async def _widget_on(h: Harness, browser: Browser, device: dict[str, Any]) -> tuple[Page, list[str]]:
+    """A new page on ``device`` with the widget open, and the problems its console reports."""
+    page, problems = await new_page(browser, **device)
+    await _open_widget(h, page)
+    return page, problems
+
+
 async def _choose(page: Page, files: list[FilePayload] | list[Path]) -> None:
     """Pick ``files`` in the chooser the paperclip opens, reached and pressed with the keyboard."""
     await page.locator("textarea.sb-input").focus()
@@ -106,8 +113,7 @@ async def test_a_png_sent_with_a_text_reaches_the_slack_thread_and_stays_in_the_
     demo_bridge: Harness, browser: Browser, device: dict[str, Any], locale: str, shot: str
 ) -> None:
     h = demo_bridge
-    page, problems = await new_page(browser, **device)
-    await _open_widget(h, page)
+    page, problems = await _widget_on(h, browser, device)
     attach, send = page.locator(".sb-attach"), page.locator(".sb-send")
     await expect(attach).to_have_attribute("aria-label", _text(h, locale, "attach"))
 
@@ -271,8 +277,7 @@ async def test_a_file_too_large_or_in_disguise_is_refused_on_its_chip_and_nothin
     demo_bridge: Harness, browser: Browser, tmp_path: Path, device: dict[str, Any], locale: str, shot: str
 ) -> None:
     h = demo_bridge
-    page, problems = await new_page(browser, **device)
-    await _open_widget(h, page)
+    page, problems = await _widget_on(h, browser, device)
     big = tmp_path / "holiday-video.png"
     with big.open("wb") as out:  # 41 MB, sparse: the widget refuses it by its size, before any upload
         out.write(PNG)
@@ -315,8 +320,7 @@ async def test_a_file_over_the_networks_hourly_budget_says_so_on_its_chip(
     demo_bridge: Harness, browser: Browser, device: dict[str, Any], locale: str, shot: str
 ) -> None:
     h = demo_bridge
-    page, problems = await new_page(browser, **device)
-    await _open_widget(h, page)
+    page, problems = await _widget_on(h, browser, device)
     await _choose(page, [RECEIPT])
     chips = page.locator(".sb-chip")
     await expect(chips.nth(0)).to_have_attribute("data-state", "ready")
