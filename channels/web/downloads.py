@@ -37,10 +37,8 @@ from channels.web.visitor_http import (
     SESSION_HEADER,
     Authenticate,
     Refused,
-    admitted,
-    bad_origin,
-    cors_headers,
     preflight,
+    visitor_route,
 )
 
 __all__ = ["DOWNLOADS_PER_MINUTE", "WidgetDownloads"]
@@ -82,21 +80,17 @@ class WidgetDownloads:
         return preflight(self._origins, request, _PREFLIGHT)
 
     async def _download(self, request: web.Request) -> web.Response:
-        cors = cors_headers(self._origins, request)
-        if cors is None:
-            return bad_origin()
+        return await visitor_route(request, self._origins, self._authenticate, self._recent, self._file)
+
+    async def _file(self, request: web.Request, visitor: str, cors: dict[str, str]) -> web.Response:
+        message_id, index = await _asked(request)
+        attachment = await self._attachment(visitor, message_id, index)
         try:
-            visitor = await admitted(request, self._authenticate, self._recent)
-            message_id, index = await _asked(request)
-            attachment = await self._attachment(visitor, message_id, index)
-            try:
-                data, _fetched_type = await self._fetchers.fetch(attachment)
-            except AttachmentUnavailable as exc:
-                raise Refused(404, "gone", exc.label) from None
-            except (aiohttp.ClientError, TimeoutError):  # the platform keeping it did not answer: transient
-                raise Refused(503, "unavailable", "the file cannot be fetched right now; try again later") from None
-        except Refused as refused:
-            return refused.response(cors)
+            data, _fetched_type = await self._fetchers.fetch(attachment)
+        except AttachmentUnavailable as exc:
+            raise Refused(404, "gone", exc.label) from None
+        except (aiohttp.ClientError, TimeoutError):  # the platform keeping it did not answer: transient
+            raise Refused(503, "unavailable", "the file cannot be fetched right now; try again later") from None
         headers = {
             **cors,
             "Content-Type": attachment.media_type or "application/octet-stream",  # as stored (parameters included)

@@ -46,11 +46,9 @@ from channels.web.visitor_http import (
     SESSION_HEADER,
     Authenticate,
     Refused,
-    admitted,
-    bad_origin,
-    cors_headers,
     json_response,
     preflight,
+    visitor_route,
 )
 
 __all__ = [
@@ -124,14 +122,10 @@ class WidgetUploads:
         return preflight(self._origins, request, _PREFLIGHT)
 
     async def _upload(self, request: web.Request) -> web.Response:
-        cors = cors_headers(self._origins, request)
-        if cors is None:
-            return bad_origin()
-        try:
-            visitor = await admitted(request, self._authenticate, self._recent)
-            upload = await self._receive(request, visitor)
-        except Refused as refused:
-            return refused.response(cors)
+        return await visitor_route(request, self._origins, self._authenticate, self._recent, self._stored)
+
+    async def _stored(self, request: web.Request, visitor: str, cors: dict[str, str]) -> web.Response:
+        upload = await self._receive(request, visitor)
         body = {"upload": upload.id, "name": upload.name, "size": upload.size, "media_type": upload.media_type}
         return json_response(201, body, cors)
 

@@ -1,6 +1,7 @@
 """This module contains what the widget's HTTP routes for files share (``uploads``, ``downloads``): the origin
 check with its CORS headers, the session carried in ``X-Switchboard-Session`` (never in the URL), a per-visitor
-limit, and refusals answered as ``{"error": CODE, "reason": TEXT}`` with nothing stored."""
+limit, and refusals answered as ``{"error": CODE, "reason": TEXT}`` with nothing stored (``visitor_route`` puts them
+together)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ __all__ = [
     "SESSION_HEADER",
     "Authenticate",
     "Refused",
-    "admitted",
     "bad_origin",
     "cors_headers",
     "json_response",
     "preflight",
+    "visitor_route",
 ]
 
 SESSION_HEADER = "X-Switchboard-Session"
@@ -28,6 +29,8 @@ _TOKEN_CHARS = range(20, 101)  # as hello's session (channels.web.protocol)
 
 Authenticate = Callable[[str], Awaitable[str | None]]
 """A session token -> its visitor's id, or None when the session is unknown or expired."""
+Answer = Callable[[web.Request, str, dict[str, str]], Awaitable[web.Response]]
+"""(the request, its visitor, the CORS headers to send) -> the route's answer; it raises ``Refused`` to refuse."""
 
 
 class Refused(Exception):
@@ -56,7 +59,7 @@ def preflight(origins: OriginCheck, request: web.Request, allowed: Mapping[str, 
     return web.Response(status=204, headers={**cors, **allowed})
 
 
-async def admitted(request: web.Request, authenticate: Authenticate, recent: PerMinute) -> str:
+async def _admitted(request: web.Request, authenticate: Authenticate, recent: PerMinute) -> str:
     """The visitor of the request's ``X-Switchboard-Session``, within ``recent``'s per-minute limit (each request
     counts, refused ones included); Refused 401 ``bad_session`` or 429 ``rate_limited``."""
     token = request.headers.get(SESSION_HEADER, "")
@@ -66,6 +69,21 @@ async def admitted(request: web.Request, authenticate: Authenticate, recent: Per
     if not recent.allow(visitor):
         raise Refused(429, "rate_limited", f"more than {recent.limit} files a minute; wait a moment")
     return visitor
+
+
+async def visitor_route(
+    request: web.Request, origins: OriginCheck, authenticate: Authenticate, recent: PerMinute, answer: Answer
+) -> web.Response:
+    """A file route: 403 ``bad_origin`` for a foreign origin, then the visitor (``_admitted``), then ``answer``; a
+    ``Refused`` on the way is answered with its code and reason, and the CORS headers."""
+    cors = cors_headers(origins, request)
+    if cors is None:
+        return bad_origin()
+    try:
+        visitor = await _admitted(request, authenticate, recent)
+        return await answer(request, visitor, cors)
+    except Refused as refused:
+        return refused.response(cors)
 
 
 def bad_origin() -> web.Response:
