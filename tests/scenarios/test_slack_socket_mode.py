@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -141,22 +142,29 @@ async def test_card_buttons_modals_and_slash_commands_answer_through_the_ack(soc
     assert {("interactive", False), ("slash_commands", True), ("interactive", True)} <= kinds
 
 
-async def test_a_refresh_requested_disconnect_reconnects_and_the_next_reply_arrives(
-    socket_harness: Harness, caplog: pytest.LogCaptureFixture
-) -> None:
-    h = socket_harness
-    caplog.set_level(logging.INFO, logger="switchboard.slack.socket_mode")
+async def _reply_after_reconnecting(h: Harness, cut: Callable[[], Awaitable[None]], reply: str) -> dict[str, Any]:
+    """A widget customer writes; ``cut`` ends the bridge's connection; once it is open again, an agent's ``reply``
+    reaches the customer: its ``message`` frame."""
     async with h.widget(name="Cy") as widget:
         await widget.say("Are you there?", "c1")
         await widget.expect("status")
         root = await _thread(h)
 
-        await h.slack.socket_mode.disconnect("refresh_requested")
+        await cut()
         await h.slack.wait_for(lambda: h.slack.socket_mode.connections_opened == 2 and h.slack.socket_mode.connected)
 
-        await h.slack.agent_says("Yes, still here.", thread_ts=root)
-        frame = await widget.expect("message")
+        await h.slack.agent_says(reply, thread_ts=root)
+        return await widget.expect("message")
 
+
+async def test_a_refresh_requested_disconnect_reconnects_and_the_next_reply_arrives(
+    socket_harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = socket_harness
+    caplog.set_level(logging.INFO, logger="switchboard.slack.socket_mode")
+    frame = await _reply_after_reconnecting(
+        h, lambda: h.slack.socket_mode.disconnect("refresh_requested"), "Yes, still here."
+    )
     assert frame["message"]["text"] == "Yes, still here."
     assert len(h.slack.calls_to("apps.connections.open")) == 2  # once at start, once for the new connection
     assert "slack: Socket Mode reconnected" in caplog.text
@@ -167,16 +175,8 @@ async def test_a_connection_slack_closes_without_warning_is_reopened(
 ) -> None:
     h = socket_harness
     caplog.set_level(logging.INFO, logger="switchboard.slack.socket_mode")
-    async with h.widget(name="Di") as widget:
-        await widget.say("Hello?", "c1")
-        await widget.expect("status")
-        root = await _thread(h)
-
-        await h.slack.socket_mode.close_connections()  # no disconnect message: Slack's side went away
-        await h.slack.wait_for(lambda: h.slack.socket_mode.connections_opened == 2 and h.slack.socket_mode.connected)
-
-        await h.slack.agent_says("Back again.", thread_ts=root)
-        frame = await widget.expect("message")
+    # no disconnect message: Slack's side went away
+    frame = await _reply_after_reconnecting(h, h.slack.socket_mode.close_connections, "Back again.")
     assert frame["message"]["text"] == "Back again."
     assert "Received CLOSE event" in caplog.text and "slack: Socket Mode reconnected" in caplog.text
 
