@@ -191,8 +191,7 @@ class GroupCommitWriter:
         key = (message["source_channel"], message["source_id"])
         prepared = self._insert_messages.prepare(message)
         prepared_deliveries = [self._insert_deliveries.prepare(d) for d in deliveries]
-        lanes = [(d["conversation_id"], d["target_channel"]) for d in deliveries]
-        self.queue(PendingMessage(key, prepared, prepared_deliveries, lanes, outcome))
+        self.queue(PendingMessage(key, prepared, prepared_deliveries, _lanes(deliveries), outcome))
 
     def queue(self, pending: PendingMessage) -> None:
         """Queue a prepared message (``queue_message``, or ``MessageShape.pending`` on the hot path)."""
@@ -467,7 +466,7 @@ class MessageShape:
             (columns, values, deliveries.slot(columns, "next_attempt_at"), deliveries.slot(columns, "created_at"))
             for columns, values in map(deliveries.prepare, rows)
         ]
-        self._lanes = [(row["conversation_id"], row["target_channel"]) for row in rows]
+        self._lanes = _lanes(rows)
 
     def pending(self, text: str, source_id: str, now: datetime, outcome: Outcome) -> PendingMessage:
         """The next message: ``text`` as stored (sanitized and masked already), its ``source_id`` and time."""
@@ -533,6 +532,11 @@ def take_messages(queue: deque[PendingMessage | PendingJob]) -> list[PendingMess
         items.append(head)
         queue.popleft()
     return items
+
+
+def _lanes(deliveries: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """Each delivery row's lane: (conversation id, target channel), what the commit listener is told."""
+    return [(row["conversation_id"], row["target_channel"]) for row in deliveries]
 
 
 def _paired(
